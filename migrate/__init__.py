@@ -1,0 +1,1 @@
+"""Stateful orchestration of a staged Sendmail/procmail -> Postfix/Cyrus migration."""
