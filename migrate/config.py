@@ -1,0 +1,135 @@
+"""The TOML configuration, read once into frozen dataclasses.
+
+One file names the old site, the tracker database, the output directory and
+the new servers.  Secrets are never in it: the Cyrus admin password comes from
+``password_file`` or the ``MAILMIGRATE_CYRUS_PASSWORD`` environment variable,
+so it never appears in argv, in ``ps`` or in a log.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from converters.finding import InputError
+from converters.folders import FolderMapping
+
+PASSWORD_ENV = "MAILMIGRATE_CYRUS_PASSWORD"
+
+
+@dataclass(frozen=True)
+class CyrusConfig:
+    """How to reach the Cyrus backend as its admin."""
+
+    host: str = "127.0.0.1"
+    imap_port: int = 143
+    sieve_port: int = 4190
+    admin: str = "cyrus"
+    password_file: str = ""
+    lmtp_transport: str = "lmtp:unix:/run/cyrus/socket/lmtp"
+    outbox: str = ""
+    ssl: bool = False
+    connections: int = 4
+    batch_messages: int = 200
+    batch_bytes: int = 8 * 1024 * 1024
+
+    def password(self) -> str:
+        """The admin password, from the environment or the password file."""
+        if os.environ.get(PASSWORD_ENV):
+            return os.environ[PASSWORD_ENV]
+        if not self.password_file:
+            raise InputError("config", None, f"no Cyrus admin password: set {PASSWORD_ENV} "
+                             "or [cyrus] password_file")
+        try:
+            return Path(self.password_file).read_text().strip()
+        except OSError as exc:
+            raise InputError(self.password_file, None, f"cannot read password file: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class PostfixConfig:
+    """The Postfix instance whose routing tables the tracker maintains."""
+
+    config_dir: str = "/etc/postfix"
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    routing_db: str = "/var/lib/mailmigrate/routing.sqlite"
+    old_transport: str = "smtp:[old-mx.example.org]:25"
+    hold_transport: str = "retry:4.3.2 mailbox migration in progress"
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything a command needs to know about the site and the servers."""
+
+    site_root: Path
+    db_url: str
+    output_dir: Path
+    cyrus: CyrusConfig = field(default_factory=CyrusConfig)
+    postfix: PostfixConfig = field(default_factory=PostfixConfig)
+    mapping: FolderMapping = field(default_factory=FolderMapping)
+    home_domains: dict[str, str] = field(default_factory=dict)
+    source: str = ""
+
+
+def _section(data: dict, name: str, cls: type, source: str):
+    raw = data.get(name, {})
+    if not isinstance(raw, dict):
+        raise InputError(source, None, f"[{name}] must be a table")
+    known = set(cls.__dataclass_fields__)
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise InputError(source, None, f"[{name}]: unknown key(s) {', '.join(unknown)}")
+    return cls(**raw)
+
+
+def load_config(path: Path | None, db_override: str | None = None) -> Config:
+    """Read the TOML file; relative paths in it are relative to the file itself.
+
+    Unknown keys are errors, because a misspelt key silently falling back to
+    a default (say, the production Postfix) is worse than a refusal.
+    """
+    data: dict = {}
+    base = Path.cwd()
+    source = "(defaults)"
+    if path is not None:
+        source = str(path)
+        try:
+            data = tomllib.loads(path.read_text())
+        except OSError as exc:
+            raise InputError(source, None, f"cannot read config: {exc}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise InputError(source, getattr(exc, "lineno", None), f"bad TOML: {exc}") from exc
+        base = path.resolve().parent
+
+    def resolve(value: str) -> Path:
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else base / p
+
+    site = data.get("site", {})
+    tracker = data.get("tracker", {})
+    output = data.get("output", {})
+    if "root" not in site:
+        raise InputError(source, None, "[site] root is required (the old server's file tree)")
+    db_url = db_override or tracker.get("db") or f"sqlite:///{resolve('mailmigrate.db')}"
+    if db_url.startswith("sqlite:///") and not db_url.startswith("sqlite:////"):
+        db_url = f"sqlite:///{resolve(db_url[len('sqlite:///'):])}"
+    cyrus = _section(data, "cyrus", CyrusConfig, source)
+    if cyrus.password_file:
+        cyrus = replace(cyrus, password_file=str(resolve(cyrus.password_file)))
+    postfix = _section(data, "postfix", PostfixConfig, source)
+    postfix = replace(postfix, config_dir=str(resolve(postfix.config_dir)),
+                      routing_db=str(resolve(postfix.routing_db)))
+    mapping = _section(data, "folders", FolderMapping, source)
+    return Config(
+        site_root=resolve(site["root"]),
+        db_url=db_url,
+        output_dir=resolve(output.get("dir", "mailmigrate-out")),
+        cyrus=cyrus,
+        postfix=postfix,
+        mapping=mapping,
+        home_domains=dict(data.get("home_domains", {})),
+        source=source,
+    )

@@ -1,0 +1,143 @@
+"""``mailmigrate inventory``: read the old site into the tracker.
+
+Domains and users come from the Sendmail tables (converters.sendmail); the
+mailboxes of each user are found on disk: the spool ``/var/mail/USER`` (the
+INBOX), and every mbox file under ``~/mail``, ``~/Mail`` and ``~/mbox``.
+Anything found there that is not an mbox (a maildir, an MH folder, a
+binary) is a finding, never silently passed over.  Re-running updates the
+rows in place and never forgets what was copied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from converters.finding import Finding
+from converters.folders import FolderMapping
+from converters.sendmail import SendmailSite, mail_domains, read_site
+from migrate.config import Config
+from migrate.sitefs import old_path, on_disk
+from migrate.tracker import Domain, FindingRow, Mailbox, User
+
+FOLDER_DIRS = ("mail", "Mail")
+
+
+@dataclass(frozen=True)
+class FoundMailbox:
+    """An mbox file of a user and the folder it becomes."""
+
+    source: str  # old absolute path
+    folder: str
+    size: int
+
+
+def _looks_like_mbox(path: Path) -> bool:
+    """An mbox is empty or starts (after an optional BOM) with ``From ``."""
+    with path.open("rb") as fh:
+        head = fh.read(8)
+    return head == b"" or head.removeprefix(b"\xef\xbb\xbf").startswith(b"From ")
+
+
+def find_mailboxes(
+    site_root: Path, user: str, old_home: str, mapping: FolderMapping
+) -> Iterator[FoundMailbox | Finding]:
+    """Yield the user's mbox files (spool first) and a finding for anything else."""
+    spool = on_disk(site_root, f"/var/mail/{user}")
+    if spool.is_file():
+        yield FoundMailbox(f"/var/mail/{user}", "INBOX", spool.stat().st_size)
+    home = on_disk(site_root, old_home)
+    saved = home / "mbox"
+    if saved.is_file() and _looks_like_mbox(saved):
+        yield FoundMailbox(old_path(site_root, saved), mapping.folder("mbox"), saved.stat().st_size)
+    for dirname in FOLDER_DIRS:
+        top = home / dirname
+        if not top.is_dir():
+            continue
+        for path in sorted(top.rglob("*")):
+            rel = path.relative_to(top).as_posix()
+            if path.is_dir():
+                if (path / "cur").is_dir() or (path / ".mh_sequences").exists():
+                    yield Finding(
+                        "warning", old_path(site_root, path), None, rel,
+                        "maildir/MH folder: only mbox folders are copied",
+                        "convert it to mbox (e.g. with mb2md -R in reverse) or copy it by hand",
+                        code="INV001", subject=user)
+                continue
+            if not path.is_file():
+                continue
+            if not _looks_like_mbox(path):
+                yield Finding(
+                    "info", old_path(site_root, path), None, rel,
+                    "not an mbox file (no From_ line at the start): not copied",
+                    "check it is not mail; copy it by hand if it is",
+                    code="INV002", subject=user)
+                continue
+            yield FoundMailbox(old_path(site_root, path), mapping.folder(rel), path.stat().st_size)
+
+
+def _store_findings(
+    session: Session, stage: str, findings: list[tuple[str | None, str | None, Finding]]
+) -> None:
+    session.execute(delete(FindingRow).where(FindingRow.stage == stage))
+    for domain, user, f in findings:
+        session.add(FindingRow(stage=stage, domain=domain, user=user, severity=f.severity,
+                               file=f.file, line=f.line, text=f.text, reason=f.reason,
+                               suggestion=f.suggestion, code=f.code, subject=f.subject))
+
+
+def run_inventory(cfg: Config, session: Session) -> tuple[SendmailSite, dict[str, list[str]]]:
+    """Record the site's domains, users and mailboxes; return the site and domain->users."""
+    site = read_site(cfg.site_root)
+    domains = mail_domains(site)
+    homes = {u.name: u.home for u in site.users}
+    findings: list[tuple[str | None, str | None, Finding]] = [
+        (None, f.subject or None, f) for f in site.findings
+    ]
+    assignment: dict[str, str] = {}
+    for d in domains:
+        for user in d.users:
+            assignment[user] = d.name
+    assignment.update({u: d for u, d in cfg.home_domains.items() if u in homes})
+
+    by_domain: dict[str, list[str]] = {}
+    for d in domains:
+        row = session.scalar(select(Domain).where(Domain.name == d.name))
+        if row is None:
+            row = Domain(name=d.name, kind=d.kind)
+            session.add(row)
+        row.kind = d.kind
+        by_domain[d.name] = sorted(u for u, dom in assignment.items() if dom == d.name)
+    session.flush()
+    domain_rows = {r.name: r for r in session.scalars(select(Domain))}
+    for user, dom in sorted(assignment.items()):
+        if dom not in domain_rows:
+            findings.append((None, user, Finding(
+                "error", cfg.source, None, f"{user} = {dom!r}",
+                f"home domain {dom!r} of user {user} is not a mail domain of the site",
+                "fix [home_domains] in the config", code="INV003", subject=user)))
+            continue
+        urow = session.scalar(select(User).where(User.name == user))
+        if urow is None:
+            urow = User(name=user, old_home=homes[user], domain=domain_rows[dom])
+            session.add(urow)
+        urow.domain = domain_rows[dom]
+        urow.old_home = homes[user]
+        session.flush()
+        existing = {m.source: m for m in urow.mailboxes}
+        for found in find_mailboxes(cfg.site_root, user, homes[user], cfg.mapping):
+            if isinstance(found, Finding):
+                findings.append((dom, user, found))
+                continue
+            mb = existing.get(found.source)
+            if mb is None:
+                mb = Mailbox(user=urow, source=found.source, folder=found.folder)
+                session.add(mb)
+            mb.folder = found.folder
+            mb.source_bytes = found.size
+    _store_findings(session, "inventory", findings)
+    return site, by_domain

@@ -1,0 +1,82 @@
+"""The live Postfix routing tables, kept in an SQLite file that Postfix queries.
+
+Postfix's ``sqlite:`` maps run one query per lookup against this file, so a
+row changed here takes effect for the next message without ``postfix
+reload``: that is how one domain is switched (or switched back) while the
+rest of the site keeps flowing.  The tracker decides; this module only writes
+rows, each change in one transaction so Postfix never sees half a domain.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from contextlib import closing
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS domains (domain TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS transport (domain TEXT PRIMARY KEY, transport TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS virtual_alias (address TEXT PRIMARY KEY, target TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS old_mailbox (address TEXT PRIMARY KEY, path TEXT NOT NULL);
+"""
+
+
+class RoutingTable:
+    """Read and write the per-domain rows Postfix routes by."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        conn.executescript(SCHEMA)
+        return conn
+
+    def publish_domain(
+        self,
+        domain: str,
+        transport: str,
+        aliases: Iterable[tuple[str, str]],
+        old_mailboxes: Iterable[tuple[str, str]] = (),
+    ) -> None:
+        """Install a domain's address rows and its transport in one transaction.
+
+        Only the alias rows whose address is in ``domain`` are replaced, so
+        publishing one domain never touches another's rows.
+        """
+        suffix = "@" + domain.lower()
+        with closing(self._connect()) as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("INSERT OR REPLACE INTO domains VALUES (?)", (domain.lower(),))
+            conn.execute(
+                "DELETE FROM virtual_alias WHERE lower(address) LIKE ?", ("%" + suffix,)
+            )
+            conn.executemany(
+                "INSERT OR REPLACE INTO virtual_alias VALUES (?, ?)",
+                [(a.lower(), t) for a, t in aliases if a.lower().endswith(suffix)],
+            )
+            conn.executemany(
+                "INSERT OR REPLACE INTO old_mailbox VALUES (?, ?)",
+                [(a.lower(), p) for a, p in old_mailboxes],
+            )
+            conn.execute(
+                "INSERT OR REPLACE INTO transport VALUES (?, ?)", (domain.lower(), transport)
+            )
+            conn.execute("COMMIT")
+
+    def set_transport(self, domain: str, transport: str) -> None:
+        """Point a domain at another transport: the cutover and rollback switch."""
+        with closing(self._connect()) as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO transport VALUES (?, ?)", (domain.lower(), transport)
+            )
+
+    def transport(self, domain: str) -> str | None:
+        """The transport Postfix will use for ``domain`` now, or None."""
+        with closing(self._connect()) as conn:
+            row = conn.execute(
+                "SELECT transport FROM transport WHERE domain = ?", (domain.lower(),)
+            ).fetchone()
+        return row[0] if row else None

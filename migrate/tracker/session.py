@@ -1,0 +1,64 @@
+"""Opening the tracker: one engine per URL, schema created on first use."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from migrate.tracker.models import Base
+
+_engines: dict[str, Engine] = {}
+
+
+def _engine(url: str) -> Engine:
+    """Create (once per process) the engine, and the schema if it is missing.
+
+    A SQLite file is created with mode 0600: it holds every address and
+    path of the site.  WAL mode and a busy timeout let a status command read
+    while a copy writes.
+    """
+    if url in _engines:
+        return _engines[url]
+    if url.startswith("sqlite:///"):
+        path = Path(url[len("sqlite:///"):])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            path.touch(mode=0o600)
+        engine = create_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn, _record) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+    else:
+        engine = create_engine(url)
+    Base.metadata.create_all(engine)
+    _engines[url] = engine
+    return engine
+
+
+@contextmanager
+def open_tracker(url: str) -> Iterator[Session]:
+    """A session that commits on success and rolls back on error."""
+    factory = sessionmaker(_engine(url), expire_on_commit=False)
+    with factory() as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def actor() -> str:
+    """Who is acting, for the journal: the sudo caller if any, else the login user."""
+    return os.environ.get("SUDO_USER") or os.environ.get("USER") or str(os.getuid())
