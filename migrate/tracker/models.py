@@ -74,7 +74,6 @@ class Mailbox(Base):
     copied_messages: Mapped[int] = mapped_column(Integer, default=0)
     scanned_to: Mapped[int] = mapped_column(BigInteger, default=0)  # byte offset read so far
     uidvalidity: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
-    uid_mark: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # UIDNEXT at switch
     user: Mapped[User] = relationship(back_populates="mailboxes")
 
 
@@ -91,6 +90,22 @@ class Message(Base):
     uidvalidity: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     uid: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     origin: Mapped[str] = mapped_column(String(16), default="copy")  # copy | rollback
+
+
+class FolderMark(Base):
+    """UIDNEXT of a user's Cyrus folder at the moment the domain was switched.
+
+    Everything at or above the mark arrived through the new system, so a
+    rollback returns exactly those messages to the old spool.
+    """
+
+    __tablename__ = "folder_marks"
+    __table_args__ = (UniqueConstraint("user_id", "folder"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    folder: Mapped[str] = mapped_column(Text)
+    uidvalidity: Mapped[int] = mapped_column(BigInteger)
+    uidnext: Mapped[int] = mapped_column(BigInteger)
 
 
 class FilterScript(Base):

@@ -1,0 +1,79 @@
+"""``mailmigrate convert``: Postfix maps and one Sieve script per user, from the old site.
+
+The translation itself lives in converters/ (pure); this module feeds it the
+tracker's users, writes the files to the output directory and keeps the
+scripts and findings in the tracker, so the report and the Sieve upload
+read one consistent result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from converters.postfix import PostfixTranslation, translate
+from converters.procmail import convert_user
+from converters.sendmail import SendmailSite, read_site
+from migrate.config import Config
+from migrate.copy import record_finding
+from migrate.sitefs import on_disk
+from migrate.tracker import FilterScript, FindingRow, User
+
+
+@dataclass(frozen=True)
+class ConvertSummary:
+    """Counts for the human/JSON output of ``convert``."""
+
+    users: int
+    recipes_total: int
+    recipes_translated: int
+    postfix_files: tuple[str, ...]
+    findings: int
+
+
+def home_domains(session: Session) -> dict[str, str]:
+    """user -> home domain, as the inventory recorded it."""
+    return {u.name: u.domain.name for u in session.scalars(select(User))}
+
+
+def postfix_translation(cfg: Config, session: Session) -> tuple[SendmailSite, PostfixTranslation]:
+    """Translate the site's tables with the tracker's home domains (deterministic)."""
+    site = read_site(cfg.site_root)
+    return site, translate(site, home_domain=home_domains(session))
+
+
+def run_convert(cfg: Config, session: Session) -> ConvertSummary:
+    """Write maps and scripts; replace the stored scripts and convert-stage findings."""
+    site, pf = postfix_translation(cfg, session)
+    out = cfg.output_dir
+    (out / "postfix").mkdir(parents=True, exist_ok=True)
+    (out / "sieve").mkdir(parents=True, exist_ok=True)
+    for name, content in pf.files.items():
+        (out / "postfix" / name).write_text(content)
+    session.execute(delete(FindingRow).where(FindingRow.stage == "convert"))
+    users = home_domains(session)
+    for f in pf.findings:
+        record_finding(session, "convert", users.get(f.subject, None) or "", f.subject, f)
+    nfind = len(pf.findings)
+    total = translated = 0
+    for user in session.scalars(select(User).order_by(User.name)):
+        home = on_disk(cfg.site_root, user.old_home)
+        conv = convert_user(user=user.name, home=home, old_home=user.old_home,
+                            local_procmail=site.local_procmail, mapping=cfg.mapping)
+        Path(out / "sieve" / f"{user.name}.sieve").write_text(conv.sieve)
+        sha1 = hashlib.sha1(conv.sieve.encode()).hexdigest()
+        row = user.script or FilterScript(user=user, sieve="", sha1="")
+        row.sieve, row.sha1 = conv.sieve, sha1
+        row.folders = "\n".join(conv.folders)
+        row.recipes_total, row.recipes_translated = conv.recipes_total, conv.recipes_translated
+        session.add(row)
+        total += conv.recipes_total
+        translated += conv.recipes_translated
+        for f in conv.findings:
+            record_finding(session, "convert", user.domain.name, user.name, f)
+            nfind += 1
+    return ConvertSummary(len(users), total, translated, tuple(sorted(pf.files)), nfind)
