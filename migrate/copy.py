@@ -127,7 +127,7 @@ class MailboxCopier:
             self.result.failed += 1
             return self.result
         mb.uidvalidity = uidvalidity
-        top = max((m.uid or 0 for m in recorded.values()), default=0)
+        top = max((m.uid or 0 for m in recorded.values() if m.origin == "copy"), default=0)
         extras = _server_extras(self.client, top)
         for msg in read_mbox(path, display_name=mb.source):
             self.result.source_messages += 1

@@ -1,0 +1,243 @@
+"""The ``mailmigrate`` command: one function per verb, shared flags, stable exit codes.
+
+Exit status: 0 success; 1 operational failure (a server, a step); 2 usage or
+input error (the message names file:line); 3 finished, but with findings that
+need a person.  ``--json`` prints one JSON document on stdout; progress bars
+appear only when stdout is a terminal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from converters.finding import InputError
+from migrate.config import Config, load_config
+
+EXIT_OK, EXIT_FAIL, EXIT_INPUT, EXIT_PERSON = 0, 1, 2, 3
+
+
+class Ctx:
+    """What every command gets: parsed args, lazily loaded config, output helpers."""
+
+    def __init__(self, args: argparse.Namespace):
+        self.args = args
+        self._cfg: Config | None = None
+
+    @property
+    def cfg(self) -> Config:
+        if self._cfg is None:
+            path = Path(self.args.config) if self.args.config else None
+            self._cfg = load_config(path, self.args.db)
+        return self._cfg
+
+    @property
+    def json(self) -> bool:
+        return bool(getattr(self.args, "json", False))
+
+    @property
+    def progress(self) -> bool:
+        return sys.stdout.isatty() and not self.json
+
+    def emit(self, data: Any, text: str) -> None:
+        print(json.dumps(data, indent=2, default=str) if self.json else text)
+
+
+def cmd_inventory(ctx: Ctx) -> int:
+    """Read the old site (domains, users, mailboxes) into the tracker."""
+    from migrate.inventory import run_inventory
+    from migrate.tracker import open_tracker
+
+    with open_tracker(ctx.cfg.db_url) as session:
+        site, by_domain = run_inventory(ctx.cfg, session)
+    data = {"domains": by_domain, "findings": len(site.findings)}
+    text = "\n".join(f"{d}: {len(u)} user(s): {', '.join(u)}" for d, u in by_domain.items())
+    ctx.emit(data, text)
+    return EXIT_OK
+
+
+def cmd_convert(ctx: Ctx) -> int:
+    """Write Postfix maps and one Sieve script per user; record findings."""
+    if ctx.args.what == "procmail":
+        return _convert_one_procmail(ctx)
+    from migrate.convert import run_convert
+    from migrate.tracker import open_tracker
+
+    with open_tracker(ctx.cfg.db_url) as session:
+        s = run_convert(ctx.cfg, session)
+    data = {"users": s.users, "recipes": {"total": s.recipes_total,
+                                          "translated": s.recipes_translated},
+            "postfix_files": list(s.postfix_files), "findings": s.findings,
+            "output_dir": str(ctx.cfg.output_dir)}
+    ctx.emit(data, f"{s.users} user(s): {s.recipes_translated}/{s.recipes_total} recipes "
+                   f"translated; {len(s.postfix_files)} Postfix file(s) and the Sieve scripts "
+                   f"written to {ctx.cfg.output_dir}; {s.findings} finding(s): see "
+                   "'mailmigrate report'")
+    return EXIT_OK
+
+
+def _convert_one_procmail(ctx: Ctx) -> int:
+    from converters.procmail import convert_procmailrc
+
+    a = ctx.args
+    if not a.file:
+        raise InputError("argv", None, "convert procmail needs an RCFILE")
+    rc = Path(a.file)
+    if not rc.is_file():
+        raise InputError(str(rc), None, "no such file")
+    user = a.user or "user"
+    home = Path(a.home) if a.home else rc.resolve().parent
+    conv = convert_procmailrc(rc, user=user, home=home,
+                              maildir=Path(a.maildir) if a.maildir else None,
+                              old_home=a.home or str(home))
+    if ctx.json:
+        print(json.dumps({"sieve": conv.sieve,
+                          "findings": [{k: f.to_dict()[k] for k in
+                                        ("severity", "file", "line", "text", "reason",
+                                         "suggestion")} for f in conv.findings],
+                          "recipes": {"total": conv.recipes_total,
+                                      "translated": conv.recipes_translated}}, indent=2))
+    else:
+        sys.stdout.write(conv.sieve)
+        for f in conv.findings:
+            print(f.render(), file=sys.stderr)
+    return EXIT_PERSON if conv.recipes_translated < conv.recipes_total else EXIT_OK
+
+
+def cmd_report(ctx: Ctx) -> int:
+    """The dry run: what was translated, what was not and why. Exit 3 if a person is needed."""
+    from migrate.report import build_report, render_report
+    from migrate.tracker import open_tracker
+
+    with open_tracker(ctx.cfg.db_url) as session:
+        rep = build_report(session, ctx.args.domain)
+    ctx.emit(rep, render_report(rep))
+    return EXIT_PERSON if rep["needs_person"] else EXIT_OK
+
+
+def cmd_copy(ctx: Ctx) -> int:
+    """Copy every mbox of every user of a domain into Cyrus (re-runs copy only what is new)."""
+    from migrate.copy import copy_domain
+
+    results = copy_domain(ctx.cfg, ctx.args.domain, progress=ctx.progress)
+    rows = [r.__dict__ | {"findings": [f.to_dict() for f in r.findings],
+                          "complete": r.complete} for r in results]
+    text = "\n".join(
+        f"{r.user:<12} {r.source:<40} -> {r.folder:<28} {r.source_messages:>6} in source, "
+        f"{r.appended} appended, {r.reconciled} reconciled, {r.already} already there"
+        + (f", {r.failed} FAILED" if r.failed else "") for r in results)
+    ctx.emit({"mailboxes": rows}, text)
+    if any(r.failed for r in results):
+        return EXIT_PERSON
+    return EXIT_OK
+
+
+def cmd_sieve(ctx: Ctx) -> int:
+    """Upload and activate the users' Sieve scripts over ManageSieve."""
+    from migrate.sieve_upload import upload_domain
+    from migrate.tracker import open_tracker
+
+    with open_tracker(ctx.cfg.db_url) as session:
+        res = upload_domain(ctx.cfg, session, ctx.args.domain)
+    ctx.emit([r.__dict__ for r in res],
+             "\n".join(f"{r.user:<12} {r.action} ({r.folders_created} folder(s) created)"
+                       for r in res))
+    return EXIT_OK
+
+
+def _steps_out(ctx: Ctx, steps: list) -> int:
+    ctx.emit([s.__dict__ for s in steps],
+             "\n".join(f"{s.from_state} -> {s.to_state}: {s.result}: {s.detail}"
+                       for s in steps) or "nothing to do")
+    return EXIT_FAIL if any(s.result != "ok" for s in steps) else EXIT_OK
+
+
+def cmd_cutover(ctx: Ctx) -> int:
+    """Move a domain through prestaged, frozen, delta, switched, verified (or up to --to)."""
+    from migrate.cutover import cutover
+    from migrate.tracker import open_tracker
+
+    with open_tracker(ctx.cfg.db_url) as session:
+        steps = cutover(ctx.cfg, session, ctx.args.domain, ctx.args.to, ctx.progress)
+    return _steps_out(ctx, steps)
+
+
+def cmd_rollback(ctx: Ctx) -> int:
+    """Route a domain back to the old system and return mail that reached Cyrus since."""
+    from migrate.rollback import rollback
+    from migrate.tracker import open_tracker
+
+    with open_tracker(ctx.cfg.db_url) as session:
+        steps = rollback(ctx.cfg, session, ctx.args.domain)
+    return _steps_out(ctx, steps)
+
+
+def cmd_status(ctx: Ctx) -> int:
+    """Every domain's stage, counts and last transition."""
+    from migrate.report import build_status, render_status
+    from migrate.tracker import open_tracker
+
+    with open_tracker(ctx.cfg.db_url) as session:
+        rows = build_status(session, ctx.cfg.postfix.routing_db)
+    ctx.emit(rows, render_status(rows))
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser; each verb's help is its function's first docstring line."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="FILE", help="TOML configuration file")
+    common.add_argument("--db", metavar="URL", help="tracker database URL (default: SQLite)")
+    common.add_argument("--json", action="store_true", help="machine-readable output")
+    parser = argparse.ArgumentParser(prog="mailmigrate", parents=[common],
+                                     description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def verb(name: str, fn: Callable[[Ctx], int]) -> argparse.ArgumentParser:
+        doc = (fn.__doc__ or "").strip().splitlines()[0]
+        p = sub.add_parser(name, parents=[common], help=doc, description=doc)
+        p.set_defaults(func=fn)
+        return p
+
+    verb("inventory", cmd_inventory)
+    p = verb("convert", cmd_convert)
+    p.add_argument("what", nargs="?", choices=["procmail"],
+                   help="convert one procmailrc file to Sieve on stdout instead of the site")
+    p.add_argument("file", nargs="?", metavar="RCFILE")
+    p.add_argument("--home", help="home directory for $HOME (single-file mode)")
+    p.add_argument("--maildir", help="MAILDIR for relative folders (single-file mode)")
+    p.add_argument("--user", help="LOGNAME (single-file mode)")
+    p = verb("report", cmd_report)
+    p.add_argument("--domain")
+    for name, fn in (("copy", cmd_copy), ("sieve", cmd_sieve)):
+        verb(name, fn).add_argument("--domain", required=True)
+    p = verb("cutover", cmd_cutover)
+    p.add_argument("domain")
+    p.add_argument("--to", default="verified",
+                   choices=["prestaged", "frozen", "delta", "switched", "verified"],
+                   help="stop at this stage (default: verified)")
+    verb("rollback", cmd_rollback).add_argument("domain")
+    verb("status", cmd_status)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script."""
+    args = build_parser().parse_args(argv)
+    ctx = Ctx(args)
+    try:
+        return args.func(ctx)
+    except InputError as exc:
+        print(f"mailmigrate: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except KeyError as exc:
+        print(f"mailmigrate: unknown domain {exc.args[0]!r} (run 'mailmigrate status')",
+              file=sys.stderr)
+        return EXIT_INPUT
+    except (OSError, ConnectionError) as exc:
+        print(f"mailmigrate: {exc}", file=sys.stderr)
+        return EXIT_FAIL

@@ -1,0 +1,197 @@
+"""``mailmigrate cutover``: move one domain through its stages, journalling each step.
+
+    inventoried -> prestaged -> frozen -> delta -> switched -> verified
+    (any of prestaged..verified) -- rollback --> rolled_back -> prestaged ...
+
+prestaged  the initial copy and the Sieve upload are complete; the domain's
+           address rows are published to Postfix, still routed to the old host.
+frozen     Postfix holds the domain's mail in its queue (a ``retry:``
+           transport): nothing reaches either side, nothing is lost.
+delta      a copy pass takes what reached the old spools since the initial copy.
+switched   UIDNEXT of every Cyrus folder is recorded (what rollback returns
+           starts there), the transport points at Cyrus and the queue is flushed.
+verified   a probe per user went through Postfix by SMTP and was found in Cyrus.
+
+Each step first checks whether it is already done, so re-running a cutover
+after a failure continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from checks.delivery_probe import probe
+from migrate.config import Config
+from migrate.convert import postfix_translation
+from migrate.copy import copy_domain
+from migrate.imap import connect
+from migrate.routing import RoutingTable
+from migrate.sieve_upload import probe_token, upload_domain
+from migrate.sitefs import on_disk
+from migrate.tracker import Domain, FolderMark, Transition, User
+from migrate.tracker.session import actor
+
+ORDER = ("inventoried", "prestaged", "frozen", "delta", "switched", "verified")
+ROLLED_BACK = "rolled_back"
+
+
+class StepFailed(Exception):
+    """A stage could not be reached; the domain stays where it was."""
+
+
+def next_state(state: str) -> str | None:
+    """The stage after ``state`` on the way to verified."""
+    if state == ROLLED_BACK:
+        return "prestaged"
+    i = ORDER.index(state)
+    return ORDER[i + 1] if i + 1 < len(ORDER) else None
+
+
+def journal(session: Session, drow: Domain, to: str, result: str, detail: str) -> Transition:
+    """Record one transition (or failed attempt) and move the state on success."""
+    t = Transition(domain=drow, from_state=drow.state, to_state=to, actor=actor(),
+                   result=result, detail=detail)
+    session.add(t)
+    if result == "ok":
+        drow.state = to
+    session.commit()
+    return t
+
+
+def flush_queue(cfg: Config) -> None:
+    """Ask Postfix to retry deferred mail now (held mail goes to its new route)."""
+    subprocess.run(["postqueue", "-c", cfg.postfix.config_dir, "-f"], check=False,
+                   capture_output=True, timeout=60)
+
+
+def publish(cfg: Config, session: Session, drow: Domain) -> str:
+    """Publish the domain's address rows (and unpublished domains') to Postfix."""
+    _, pf = postfix_translation(cfg, session)
+    table = RoutingTable(cfg.postfix.routing_db)
+    published = 0
+    for d in session.scalars(select(Domain)):
+        if d.id != drow.id and table.transport(d.name) is not None:
+            continue
+        spools = [(f"{u.name}@{d.name}", str(on_disk(cfg.site_root, f"/var/mail/{u.name}")))
+                  for u in d.users]
+        keep = table.transport(d.name) if d.id == drow.id else None
+        table.publish_domain(d.name, keep or cfg.postfix.old_transport, pf.virtual_alias, spools)
+        published += 1
+    return f"{published} domain(s) published to {cfg.postfix.routing_db}"
+
+
+def _prestage(cfg: Config, session: Session, drow: Domain, progress: bool) -> str:
+    missing = [m.source for u in drow.users for m in u.mailboxes
+               if m.scanned_to == 0 and m.source_bytes > 0 or m.copied_messages < m.source_messages]
+    if missing:
+        raise StepFailed(f"{len(missing)} mailbox(es) not fully copied (e.g. {missing[0]}): "
+                         f"run 'mailmigrate copy --domain {drow.name}' and fix its findings")
+    stale = [u.name for u in drow.users if u.script and not u.script.uploaded_sha1]
+    if stale:
+        raise StepFailed(f"Sieve scripts not uploaded for {', '.join(stale)}: "
+                         f"run 'mailmigrate sieve --domain {drow.name}'")
+    return publish(cfg, session, drow)
+
+
+def _freeze(cfg: Config, session: Session, drow: Domain, progress: bool) -> str:
+    RoutingTable(cfg.postfix.routing_db).set_transport(drow.name, cfg.postfix.hold_transport)
+    return f"transport {cfg.postfix.hold_transport!r}: mail is held in the Postfix queue"
+
+
+def _delta(cfg: Config, session: Session, drow: Domain, progress: bool) -> str:
+    results = copy_domain(cfg, drow.name, progress=progress)
+    bad = [r for r in results if not r.complete]
+    if bad:
+        raise StepFailed(f"delta copy incomplete for {len(bad)} mailbox(es), e.g. "
+                         f"{bad[0].source}: see 'mailmigrate report'")
+    uploads = upload_domain(cfg, session, drow.name)
+    new = sum(r.appended + r.reconciled for r in results)
+    return f"{new} new message(s) copied; {sum(u.action == 'uploaded' for u in uploads)} " \
+           f"script(s) re-uploaded"
+
+
+def record_marks(cfg: Config, session: Session, user: User) -> int:
+    """Store UIDVALIDITY/UIDNEXT of every folder of ``user``; return how many."""
+    client = connect(cfg.cyrus, user.name)
+    n = 0
+    try:
+        for _flags, _sep, name in client.list_folders():
+            st = client.folder_status(name, ["UIDVALIDITY", "UIDNEXT"])
+            mark = session.scalar(select(FolderMark).where(
+                FolderMark.user_id == user.id, FolderMark.folder == name))
+            if mark is None:
+                mark = FolderMark(user_id=user.id, folder=name, uidvalidity=0, uidnext=0)
+                session.add(mark)
+            mark.uidvalidity, mark.uidnext = int(st[b"UIDVALIDITY"]), int(st[b"UIDNEXT"])
+            n += 1
+    finally:
+        client.logout()
+    return n
+
+
+def _switch(cfg: Config, session: Session, drow: Domain, progress: bool) -> str:
+    marks = sum(record_marks(cfg, session, u) for u in drow.users)
+    session.commit()
+    RoutingTable(cfg.postfix.routing_db).set_transport(drow.name, cfg.cyrus.lmtp_transport)
+    flush_queue(cfg)
+    return f"{marks} folder mark(s) recorded; transport {cfg.cyrus.lmtp_transport!r}"
+
+
+def _verify(cfg: Config, session: Session, drow: Domain, progress: bool) -> str:
+    token = probe_token(cfg)
+    results = [probe(cfg, f"{u.name}@{drow.name}", u.name, token) for u in drow.users]
+    lost = [r.address for r in results if not r.ok]
+    if lost:
+        raise StepFailed(f"probe not found in Cyrus for {', '.join(lost)}")
+    return "; ".join(f"{r.address} -> {r.folder} in {r.seconds}s" for r in results)
+
+
+STEPS: dict[str, Callable[[Config, Session, Domain, bool], str]] = {
+    "prestaged": _prestage,
+    "frozen": _freeze,
+    "delta": _delta,
+    "switched": _switch,
+    "verified": _verify,
+}
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """One journalled step, as shown to the operator."""
+
+    from_state: str
+    to_state: str
+    result: str
+    detail: str
+
+
+def cutover(cfg: Config, session: Session, domain: str, to: str = "verified",
+            progress: bool = True) -> list[StepResult]:
+    """Advance ``domain`` stage by stage up to ``to``; stop at the first failure."""
+    drow = session.scalar(select(Domain).where(Domain.name == domain))
+    if drow is None:
+        raise KeyError(domain)
+    if to not in ORDER[1:]:
+        raise ValueError(f"unknown stage {to!r}; stages: {', '.join(ORDER[1:])}")
+    done: list[StepResult] = []
+    while drow.state != to:
+        nxt = next_state(drow.state)
+        if nxt is None or (drow.state != ROLLED_BACK
+                           and ORDER.index(drow.state) > ORDER.index(to)):
+            break
+        before = drow.state
+        try:
+            detail = STEPS[nxt](cfg, session, drow, progress)
+        except StepFailed as exc:
+            session.rollback()
+            journal(session, drow, nxt, "failed", str(exc))
+            done.append(StepResult(before, nxt, "failed", str(exc)))
+            break
+        journal(session, drow, nxt, "ok", detail)
+        done.append(StepResult(before, nxt, "ok", detail))
+    return done

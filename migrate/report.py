@@ -1,0 +1,129 @@
+"""``report`` (the dry run) and ``status``: what the tracker knows, for people and scripts.
+
+The report is the document an admin reads before cutting a domain over:
+per user, how many procmail recipes were translated and, for every one that
+was not, where it is, what it said, why, and what to do; plus the table
+entries (aliases, virtusertable) that need a person.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from converters.finding import NEEDS_PERSON
+from migrate.routing import RoutingTable
+from migrate.tracker import Domain, FindingRow, Message
+
+
+def _finding(row: FindingRow) -> dict[str, Any]:
+    return {"stage": row.stage, "severity": row.severity, "file": row.file, "line": row.line,
+            "text": row.text, "reason": row.reason, "suggestion": row.suggestion,
+            "code": row.code, "subject": row.subject}
+
+
+def build_report(session: Session, domain: str | None = None) -> dict[str, Any]:
+    """The dry-run report as one JSON-ready structure."""
+    q = select(Domain).order_by(Domain.name)
+    if domain:
+        q = q.where(Domain.name == domain)
+    domains = session.scalars(q).all()
+    if domain and not domains:
+        raise KeyError(domain)
+    by_user: dict[str, list[FindingRow]] = defaultdict(list)
+    site: list[FindingRow] = []
+    for row in session.scalars(select(FindingRow).order_by(FindingRow.id)):
+        (by_user[row.user] if row.user else site).append(row)
+    out: dict[str, Any] = {"domains": [], "site_findings": [_finding(r) for r in site]}
+    for d in domains:
+        users = []
+        for u in d.users:
+            script = u.script
+            users.append({
+                "name": u.name,
+                "recipes": {"total": script.recipes_total if script else 0,
+                            "translated": script.recipes_translated if script else 0},
+                "script_uploaded": bool(script and script.uploaded_sha1),
+                "mailboxes": [{"source": m.source, "folder": m.folder,
+                               "source_messages": m.source_messages,
+                               "copied_messages": m.copied_messages} for m in u.mailboxes],
+                "findings": [_finding(r) for r in by_user.get(u.name, [])],
+            })
+        out["domains"].append({"name": d.name, "kind": d.kind, "state": d.state,
+                               "users": users})
+    counted = [f for d in out["domains"] for u in d["users"] for f in u["findings"]]
+    counted += out["site_findings"]
+    out["needs_person"] = sum(f["severity"] in NEEDS_PERSON for f in counted)
+    return out
+
+
+def render_report(rep: dict[str, Any]) -> str:
+    """The report as text, worst news first within each user."""
+    lines: list[str] = []
+
+    def finding_lines(f: dict[str, Any], indent: str) -> None:
+        where = f"{f['file']}:{f['line']}" if f["line"] else f["file"]
+        lines.append(f"{indent}{where}: {f['severity']}: {f['reason']}")
+        if f["text"]:
+            for t in f["text"].strip().splitlines()[:6]:
+                lines.append(f"{indent}    | {t}")
+        if f["suggestion"]:
+            lines.append(f"{indent}    -> {f['suggestion']}")
+
+    for d in rep["domains"]:
+        lines.append(f"domain {d['name']} ({d['kind']}), state {d['state']}")
+        for u in d["users"]:
+            r = u["recipes"]
+            msgs = sum(m["source_messages"] for m in u["mailboxes"])
+            lines.append(f"  user {u['name']}: {r['translated']}/{r['total']} procmail recipes "
+                         f"translated, {len(u['mailboxes'])} mailbox(es), {msgs} message(s) "
+                         "counted")
+            order = {"error": 0, "warning": 1, "info": 2}
+            for f in sorted(u["findings"], key=lambda f: order.get(f["severity"], 3)):
+                finding_lines(f, "    ")
+    if rep["site_findings"]:
+        lines.append("site tables (aliases, virtusertable, ...)")
+        for f in rep["site_findings"]:
+            finding_lines(f, "  ")
+    lines.append(f"{rep['needs_person']} item(s) need a person")
+    return "\n".join(lines)
+
+
+def build_status(session: Session, routing_db: str) -> list[dict[str, Any]]:
+    """Every domain's stage, counts, live transport and last transition."""
+    table = RoutingTable(routing_db)
+    out = []
+    for d in session.scalars(select(Domain).order_by(Domain.name)):
+        boxes = [m for u in d.users for m in u.mailboxes]
+        ids = [m.id for m in boxes]
+        copied = session.scalar(select(func.count()).select_from(Message).where(
+            Message.mailbox_id.in_(ids), Message.origin == "copy")) if ids else 0
+        last = d.transitions[-1] if d.transitions else None
+        out.append({
+            "domain": d.name, "kind": d.kind, "state": d.state, "users": len(d.users),
+            "mailboxes": len(boxes),
+            "source_messages": sum(m.source_messages for m in boxes),
+            "copied_messages": copied,
+            "transport": table.transport(d.name),
+            "last_transition": None if last is None else {
+                "at": last.at.isoformat(), "from": last.from_state, "to": last.to_state,
+                "result": last.result, "actor": last.actor, "detail": last.detail},
+        })
+    return out
+
+
+def render_status(rows: list[dict[str, Any]]) -> str:
+    """One block per domain."""
+    lines = []
+    for r in rows:
+        lines.append(f"{r['domain']:<24} {r['state']:<12} users {r['users']}, mailboxes "
+                     f"{r['mailboxes']}, messages {r['copied_messages']}/{r['source_messages']} "
+                     f"copied, transport {r['transport'] or '-'}")
+        t = r["last_transition"]
+        if t:
+            lines.append(f"{'':<24} last: {t['at'][:19]} {t['from']} -> {t['to']} "
+                         f"{t['result']} by {t['actor']}: {t['detail']}")
+    return "\n".join(lines) if lines else "no domains: run 'mailmigrate inventory' first"
