@@ -17,6 +17,7 @@ from typing import Any
 
 from converters.finding import InputError
 from migrate.config import Config, load_config
+from migrate.errors import UnknownDomain
 
 EXIT_OK, EXIT_FAIL, EXIT_INPUT, EXIT_PERSON = 0, 1, 2, 3
 
@@ -234,9 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as exc:
         print(f"mailmigrate: {exc}", file=sys.stderr)
         return EXIT_INPUT
-    except KeyError as exc:
-        print(f"mailmigrate: unknown domain {exc.args[0]!r} (run 'mailmigrate status')",
-              file=sys.stderr)
+    except UnknownDomain as exc:
+        print(f"mailmigrate: {exc}", file=sys.stderr)
         return EXIT_INPUT
     except (OSError, ConnectionError) as exc:
         print(f"mailmigrate: {exc}", file=sys.stderr)

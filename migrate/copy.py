@@ -25,6 +25,7 @@ from tqdm import tqdm
 from converters.finding import Finding
 from converters.mbox import MboxMessage, read_mbox
 from migrate.config import Config
+from migrate.errors import UnknownDomain
 from migrate.imap import AppendRefused, Outgoing, append_batch, connect, ensure_folder
 from migrate.sitefs import on_disk
 from migrate.tracker import Domain, FindingRow, Mailbox, Message, User, open_tracker
@@ -232,7 +233,7 @@ def copy_domain(cfg: Config, domain: str, *, progress: bool = True) -> list[Mail
     with open_tracker(cfg.db_url) as session:
         drow = session.scalar(select(Domain).where(Domain.name == domain))
         if drow is None:
-            raise KeyError(domain)
+            raise UnknownDomain(domain)
         users = [(u.id, u.name) for u in drow.users]
         total = sum(m.source_bytes for u in drow.users for m in u.mailboxes)
     ensure_users(cfg, [name for _, name in users])

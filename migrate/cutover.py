@@ -29,6 +29,7 @@ from checks.delivery_probe import probe
 from migrate.config import Config
 from migrate.convert import postfix_translation
 from migrate.copy import copy_domain
+from migrate.errors import UnknownDomain
 from migrate.imap import connect
 from migrate.routing import RoutingTable
 from migrate.sieve_upload import probe_token, upload_domain
@@ -175,7 +176,7 @@ def cutover(cfg: Config, session: Session, domain: str, to: str = "verified",
     """Advance ``domain`` stage by stage up to ``to``; stop at the first failure."""
     drow = session.scalar(select(Domain).where(Domain.name == domain))
     if drow is None:
-        raise KeyError(domain)
+        raise UnknownDomain(domain)
     if to not in ORDER[1:]:
         raise ValueError(f"unknown stage {to!r}; stages: {', '.join(ORDER[1:])}")
     done: list[StepResult] = []

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from converters.finding import NEEDS_PERSON
+from migrate.errors import UnknownDomain
 from migrate.routing import RoutingTable
 from migrate.tracker import Domain, FindingRow, Message
 
@@ -32,7 +33,7 @@ def build_report(session: Session, domain: str | None = None) -> dict[str, Any]:
         q = q.where(Domain.name == domain)
     domains = session.scalars(q).all()
     if domain and not domains:
-        raise KeyError(domain)
+        raise UnknownDomain(domain)
     by_user: dict[str, list[FindingRow]] = defaultdict(list)
     site: list[FindingRow] = []
     for row in session.scalars(select(FindingRow).order_by(FindingRow.id)):

@@ -24,6 +24,7 @@ from converters.mbox.writer import append_message
 from migrate.config import Config
 from migrate.copy import record_finding
 from migrate.cutover import ORDER, ROLLED_BACK, StepResult, flush_queue, journal
+from migrate.errors import UnknownDomain
 from migrate.imap import connect
 from migrate.routing import RoutingTable
 from migrate.sitefs import on_disk
@@ -111,7 +112,7 @@ def rollback(cfg: Config, session: Session, domain: str) -> list[StepResult]:
     """Take ``domain`` back to the old system from any stage after inventory."""
     drow = session.scalar(select(Domain).where(Domain.name == domain))
     if drow is None:
-        raise KeyError(domain)
+        raise UnknownDomain(domain)
     if drow.state in (ORDER[0], ROLLED_BACK):
         return []
     table = RoutingTable(cfg.postfix.routing_db)

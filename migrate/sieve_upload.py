@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from migrate.config import Config
 from migrate.copy import ensure_users
+from migrate.errors import UnknownDomain
 from migrate.imap import connect, ensure_folder
 from migrate.tracker import Domain, User
 
@@ -104,7 +105,7 @@ def upload_domain(cfg: Config, session: Session, domain: str) -> list[UploadResu
     """Upload the scripts of every user of ``domain``."""
     drow = session.scalar(select(Domain).where(Domain.name == domain))
     if drow is None:
-        raise KeyError(domain)
+        raise UnknownDomain(domain)
     token = probe_token(cfg)
     ensure_users(cfg, [u.name for u in drow.users])
     return [upload_user(cfg, session, u, token) for u in drow.users]
