@@ -1,0 +1,194 @@
+"""Cutting an mbox file into messages, one at a time, without loading the file.
+
+The file is read line by line through a buffered binary reader, so memory is
+bounded by the largest single message, whatever the file size.  The rules:
+
+* a separator is a From_ line with a valid date (see ``fromline``) that
+  follows a blank line or starts the file, as UW c-client requires; a dated
+  From_ line right after text stays in the body and is reported;
+* a ``Content-Length`` header (mboxcl/mboxcl2) is trusted only when the body
+  it measures ends exactly at end of file or at a separator (optionally after
+  one blank line); otherwise it is ignored and reported;
+* the blank line before a separator (and one at end of file) belongs to the
+  mbox, not to the message, as in Python's ``mailbox`` and Dovecot;
+* a UTF-8 byte-order mark or blank lines before the first separator belong to
+  the first message's byte range and are reported; any other bytes there
+  become a message of their own, reported, never dropped.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from converters.mbox.fromline import FromStamp, is_separator, parse_from_line
+
+BOM = b"\xef\xbb\xbf"
+_BLANK = (b"\n", b"\r\n")
+_CONTENT_LENGTH = re.compile(rb"content-length:[ \t]*(\S*)[ \t]*\r?\n?", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Note:
+    """A reason (and suggested action) attached to one message; the reader makes Findings."""
+
+    code: str
+    reason: str
+    suggestion: str = ""
+    severity: str = "info"
+
+
+@dataclass
+class RawMessage:
+    """One message as found in the file, before any change for Cyrus.
+
+    ``content`` is everything after the From_ line with the file's own line
+    ends; ``offset``/``length`` cover the From_ line, the content and the
+    separator blank line, so consecutive messages tile the file.
+    """
+
+    offset: int
+    line: int
+    from_line: bytes
+    stamp: FromStamp | None
+    content: bytearray = field(default_factory=bytearray)
+    length: int = 0
+    junk: bool = False
+    notes: list[Note] = field(default_factory=list)
+    in_header: bool = True
+    declared_length: bytes | None = None
+    content_length_end: int | None = None
+
+
+def _content_length_fits(f: BinaryIO, target: int, size: int) -> bool:
+    """True when ``target`` is end of file or the start of a separator (after one blank line).
+
+    The file position is restored, so the caller's line iteration is undisturbed.
+    """
+    if target == size:
+        return True
+    if target > size or target <= 0:
+        return False
+    here = f.tell()
+    try:
+        f.seek(target - 1)
+        if f.read(1) != b"\n":
+            return False
+        first = f.readline()
+        if first in _BLANK:
+            second = f.readline()
+            return second == b"" or is_separator(second)
+        return is_separator(first)
+    finally:
+        f.seek(here)
+
+
+def _header_line(msg: RawMessage, line: bytes, pos: int, f: BinaryIO, size: int) -> None:
+    """Track the end of the header section and check a Content-Length header there."""
+    if line in _BLANK:
+        msg.in_header = False
+        declared = msg.declared_length
+        if declared is None:
+            return
+        if declared.isdigit() and _content_length_fits(f, pos + int(declared), size):
+            msg.content_length_end = pos + int(declared)
+        else:
+            msg.notes.append(Note(
+                "mbox-content-length",
+                f"Content-Length: {declared.decode('latin-1')} does not end at the next "
+                "message or at end of file; ignored, the message ends at the next From_ line",
+                "check that the message boundaries are right",
+            ))
+        return
+    if line[:15].lower() == b"content-length:" and msg.declared_length is None:
+        match = _CONTENT_LENGTH.match(line)
+        msg.declared_length = match.group(1) if match else b""
+
+
+def _finish(msg: RawMessage, end: int, drop_blank: bytes | None) -> RawMessage:
+    """Close ``msg`` at byte ``end``, giving its separator blank line back to the mbox.
+
+    A blank line inside a body measured by Content-Length is the message's own.
+    """
+    inside = msg.content_length_end is not None and msg.content_length_end >= end
+    if drop_blank and not inside and msg.content.endswith(drop_blank):
+        del msg.content[-len(drop_blank):]
+    msg.length = end - msg.offset
+    return msg
+
+
+def split_messages(f: BinaryIO, *, start: int, first_line: int, size: int) -> Iterator[RawMessage]:
+    """Yield the raw messages of an open binary mbox from byte ``start`` (line ``first_line``).
+
+    ``start`` must be 0 or the offset of a separator; a ValueError says otherwise.
+    """
+    f.seek(start)
+    pos, lineno = start, first_line - 1
+    msg: RawMessage | None = None
+    carried: list[Note] = []
+    last_blank: bytes | None = None
+    for line in f:
+        lineno += 1
+        off = pos
+        pos += len(line)
+        if msg is None:
+            msg = _first_message(line, off, lineno, start)
+            if not msg.junk:
+                continue
+        elif line.startswith(b"From "):
+            at_length_end = msg.content_length_end == off
+            inside_length = msg.content_length_end is not None and off < msg.content_length_end
+            stamp = parse_from_line(line)
+            if stamp is not None and not inside_length and (
+                last_blank is not None or msg.junk or at_length_end
+            ):
+                if msg.junk and not msg.content.strip():
+                    carried = [Note(
+                        "mbox-leading-blank",
+                        f"{len(msg.content)} bytes of blank lines before the first From_ line "
+                        "are not part of any message", "",
+                    )]
+                else:
+                    yield _finish(msg, off, last_blank)
+                    carried = []
+                new = RawMessage(offset=off, line=lineno, from_line=line.rstrip(b"\r\n"),
+                                 stamp=stamp)
+                if carried:
+                    new.offset = msg.offset
+                    new.notes.extend(carried)
+                msg = new
+                last_blank = None
+                continue
+            if stamp is not None:
+                why = ("Content-Length says the message goes on"
+                       if inside_length and last_blank is not None else "no blank line before it")
+                msg.notes.append(Note(
+                    "mbox-from-in-body",
+                    f"line {lineno} looks like a From_ separator but is kept in the message "
+                    f"({why})",
+                    "check whether two messages were run together here",
+                ))
+        msg.content += line
+        if msg.in_header and not msg.junk:
+            _header_line(msg, line, pos, f, size)
+        last_blank = line if line in _BLANK else None
+    if msg is not None and (msg.content.strip() or not msg.junk):
+        yield _finish(msg, pos, last_blank)
+
+
+def _first_message(line: bytes, off: int, lineno: int, start: int) -> RawMessage:
+    """The message opened by the first line read: a From_ line, or junk at the start of file."""
+    bom = off == 0 and line.startswith(BOM)
+    stamp = parse_from_line(line[len(BOM):] if bom else line)
+    if stamp is not None:
+        msg = RawMessage(offset=off, line=lineno, from_line=line.rstrip(b"\r\n")[bom * 3:],
+                         stamp=stamp)
+        if bom:
+            msg.notes.append(Note(
+                "mbox-bom", "a UTF-8 byte-order mark before the first From_ line was removed"))
+        return msg
+    if start:
+        raise ValueError(f"offset {start} is not the start of a From_ line")
+    return RawMessage(offset=off, line=lineno, from_line=b"", stamp=None, junk=True)
