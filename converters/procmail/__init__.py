@@ -1,0 +1,162 @@
+"""procmail (+ ~/.forward) -> one Sieve script per user, with findings.
+
+Public entry points: :func:`convert_user` (what the migration calls per
+user) and :func:`convert_procmailrc` (one rc file on its own).  Both are
+pure: they read files under the copied home directory and return text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from converters.finding import Finding
+from converters.folders import DEFAULT_MAPPING, FolderMapping
+
+from .actions import vacation_message
+from .forward import ForwardFile, parse_forward
+from .parser import parse_file
+from .sieve import quote
+from .targets import Site
+from .translate import Translation, Translator, finish
+from .validate import sieve_error
+from .variables import defaults
+
+__all__ = ["SieveConversion", "convert_user", "convert_procmailrc"]
+
+
+@dataclass(frozen=True)
+class SieveConversion:
+    """A user's Sieve script and everything that was not carried over exactly."""
+
+    sieve: str
+    findings: tuple[Finding, ...]
+    recipes_total: int
+    recipes_translated: int
+    folders: tuple[str, ...]
+
+
+def convert_user(*, user: str, home: Path, procmailrc: Path | None = None,
+                 forward: Path | None = None, maildir: Path | None = None,
+                 local_procmail: bool = False, mapping: FolderMapping = DEFAULT_MAPPING,
+                 old_home: str | None = None) -> SieveConversion:
+    """Translate a user's ~/.forward and ~/.procmailrc into one Sieve script.
+
+    ``home`` is the home directory as it is on disk now; ``old_home`` (default
+    ``/home/USER``) is the path the rc files use.  ``procmailrc`` and
+    ``forward`` default to the files in ``home``, each used if it exists.
+    ``local_procmail`` means the old MTA ran procmail for every local delivery
+    (sendmail FEATURE(local_procmail)); otherwise only a ``|procmail`` line in
+    ~/.forward runs the rc file.  ``maildir`` is the on-disk directory the copy
+    engine maps folders from (default: procmail's $MAILDIR, else home).
+    """
+    home = Path(home)
+    old = old_home or f"/home/{user}"
+    site = Site(user, home, old, mapping, Path(maildir) if maildir else None)
+    out = Translation()
+    tr = Translator(site, defaults(user, old), out)
+    rc_path = Path(procmailrc) if procmailrc else home / ".procmailrc"
+    fwd_path = Path(forward) if forward else home / ".forward"
+    rc_label = _label(rc_path, home, old)
+    out.script.note(f"Sieve filters for {user}, translated from {old}/.forward and "
+                    f"{old}/.procmailrc")
+    fwd: ForwardFile | None = None
+    run_rc = local_procmail
+    if fwd_path.is_file():
+        fwd = parse_forward(fwd_path.read_bytes(), _label(fwd_path, home, old), user,
+                            out.findings)
+        run_rc = _forward_statements(tr, fwd, local_procmail)
+        for e in fwd.entries:
+            if e.kind == "procmail" and e.rcfile:
+                rc_path = site.on_disk(e.rcfile) or home / e.rcfile
+                rc_label = e.rcfile
+    if rc_path.is_file():
+        if run_rc:
+            tr.run_rc(parse_file(rc_path, out.findings, rc_label))
+        else:
+            out.findings.append(Finding(
+                "warning", rc_label, None, "", "the old MTA never ran this procmailrc (no "
+                "FEATURE(local_procmail) and no |procmail in ~/.forward), so it is not "
+                "translated", "decide whether the user wants these rules now",
+                "procmail-unused", user))
+    finish(tr, rc_label)
+    if fwd is not None and not fwd.keeps:
+        out.script.note(f"{fwd.entries[0].pos.file if fwd.entries else '.forward'}: no local "
+                        "delivery in .forward, so the message is not kept")
+        out.script.add("discard;")
+    return _result(out, rc_label)
+
+
+def convert_procmailrc(path: Path, *, user: str | None = None, home: Path | None = None,
+                       maildir: Path | None = None, mapping: FolderMapping = DEFAULT_MAPPING,
+                       old_home: str | None = None, local_procmail: bool = True,
+                       forward: Path | None = None) -> SieveConversion:
+    """Translate one rc file as procmail would run it (no .forward is read).
+
+    ``home`` defaults to the file's directory and ``user`` to that directory's
+    name; ``forward`` and ``local_procmail`` are accepted for symmetry and ignored.
+    """
+    path = Path(path)
+    home = Path(home) if home else path.parent
+    user = user or home.name or "user"
+    old = old_home or f"/home/{user}"
+    site = Site(user, home, old, mapping, Path(maildir) if maildir else None)
+    out = Translation()
+    tr = Translator(site, defaults(user, old), out)
+    label = _label(path, home, old)
+    out.script.note(f"Sieve filters translated from {label}")
+    tr.run_rc(parse_file(path, out.findings, label))
+    finish(tr, label)
+    return _result(out, label)
+
+
+def _label(path: Path, home: Path, old_home: str) -> str:
+    """Name a file by its old path so findings point at what the admin knows."""
+    try:
+        return f"{old_home}/{path.relative_to(home).as_posix()}"
+    except ValueError:
+        return str(path)
+
+
+def _forward_statements(tr: Translator, fwd: ForwardFile, local_procmail: bool) -> bool:
+    """Emit redirects and vacation for .forward; True when the procmailrc runs too."""
+    s = tr.script
+    run_rc = False
+    for e in fwd.entries:
+        src = f"# from {e.pos.file}:{e.pos.line}"
+        if e.kind == "address":
+            s.requires.add("copy")
+            s.add(f"redirect :copy {quote(e.value)};  {src}")
+        elif e.kind == "self":
+            run_rc = run_rc or local_procmail
+            s.note(f"{e.pos.file}:{e.pos.line}: \\{e.value}: also deliver to the inbox")
+        elif e.kind == "procmail":
+            run_rc = True
+            s.note(f"{e.pos.file}:{e.pos.line}: procmail runs the user's rc file")
+        elif e.kind == "vacation":
+            body, subject, found = vacation_message(tr.site)
+            s.requires.add("vacation")
+            subj = f":subject {quote(subject)} " if subject else ""
+            s.add(f"vacation :days 7 {subj}{quote(body)};  {src}")
+            tr.finding("info", e.pos.file, e.pos.line, e.value, "vacation(1) becomes a Sieve "
+                       "vacation reply (one per sender per 7 days, as vacation(1) did)",
+                       code="forward-vacation")
+            if not found:
+                tr.finding("warning", e.pos.file, e.pos.line, e.value, "~/.vacation.msg is "
+                           "missing; a generic text is used", "write the vacation text",
+                           "forward-vacation-text")
+        else:
+            tr.finding("warning", e.pos.file, e.pos.line, e.value, f"a .forward {e.kind} "
+                       "entry has no Sieve equivalent", "handle it by hand", "forward-" + e.kind)
+    return run_rc
+
+
+def _result(out: Translation, label: str) -> SieveConversion:
+    text = out.script.text()
+    error = sieve_error(text)
+    findings = list(out.findings)
+    if error:
+        findings.append(Finding("error", label, None, "", f"the generated Sieve does not parse: "
+                                f"{error}", "report this as a translator bug",
+                                "sieve-invalid"))
+    return SieveConversion(text, tuple(findings), out.total, out.translated, tuple(out.folders))

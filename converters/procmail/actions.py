@@ -1,0 +1,251 @@
+"""A recipe's action line -> Sieve statements.
+
+Folders become ``fileinto`` (through the shared FolderMapping), ``/dev/null``
+``discard``, the spool ``keep``, ``!`` ``redirect``; ``formail -r ... |
+$SENDMAIL`` autoreplies and ``vacation`` become ``vacation``; spam-tagging
+pipes are dropped (the new frontends tag mail).  Any other program has no
+Sieve form and is reported.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass, field
+
+from .sieve import quote
+from .targets import Site, resolve
+from .variables import DYNAMIC, Dynamic, expand, unquote
+
+_SPAM = re.compile(r"(^|[/\s(])(spamc|spamassassin)\b")
+_AUTOREPLY = re.compile(r"formail\b[^|]*\s-[A-Za-z]*r")
+_SENDMAIL = re.compile(r"\$SENDMAIL|\bsendmail\b|\$\{SENDMAIL")
+_VACATION = re.compile(r"(^|[/\s])vacation(\s|$)")
+_DUPCHECK = re.compile(r"formail\b[^|]*\s-[A-Za-z]*D")
+
+#: Cyrus' default minimum vacation interval (sieve_vacation_min_response).
+VACATION_DAYS = 7
+
+
+@dataclass
+class Note:
+    """A finding to raise for this action (severity, reason, suggestion, code)."""
+
+    severity: str
+    reason: str
+    suggestion: str = ""
+    code: str = ""
+
+
+@dataclass
+class Plan:
+    """What an action becomes.
+
+    ``delivers``: procmail ends the rc file here when the delivery succeeds
+    (and the recipe has no ``c``).  ``ok``: the delivery is known to succeed.
+    ``translated``: False when the action was not carried over.
+    """
+
+    statements: list[str] = field(default_factory=list)
+    delivers: bool = False
+    ok: bool = True
+    translated: bool = True
+    notes: list[Note] = field(default_factory=list)
+    requires: set[str] = field(default_factory=set)
+    folders: list[str] = field(default_factory=list)
+
+
+def strip_comment(text: str) -> str:
+    """Folder and forward lines end at an unquoted ``#`` that follows whitespace."""
+    return re.sub(r"\s+#.*$", "", text, flags=re.S).strip()
+
+
+def plan_action(text: str, flags: str, env: dict[str, object], site: Site) -> Plan:
+    """Translate one action line under the recipe's flags and the current variables."""
+    copy = "c" in flags
+    if text.startswith("!"):
+        return _forward(strip_comment(text[1:]), copy, env)
+    if text.startswith("|"):
+        return _pipe(text[1:].strip(), flags, env, site)
+    m = re.match(r"^([A-Za-z_][A-Za-z0-9_]*)\s*=\s*\|", text)
+    if m:
+        env[m.group(1)] = DYNAMIC
+        return Plan(translated=True, notes=[Note(
+            "info", f"${m.group(1)} captures a program's output at delivery time; rules "
+            "using it are reported where they use it", code="procmail-capture")])
+    return _folders(strip_comment(text), flags, env, site)
+
+
+def _folders(text: str, flags: str, env: dict[str, object], site: Site) -> Plan:
+    plan = Plan(delivers=True)
+    copy = "c" in flags
+    try:
+        names = [unquote(w, env) for w in _words(text)]
+        maildir = expand("$MAILDIR", env)
+        inbox = {expand("$DEFAULT", env), expand("$ORGMAIL", env)}
+    except Dynamic as exc:
+        return Plan(translated=False, notes=[Note(
+            "warning", f"the folder name uses {exc}, known only at delivery time",
+            "write a fileinto for the folders this can name", "procmail-dynamic")])
+    if ("h" in flags) != ("b" in flags):
+        part = "header" if "h" in flags else "body"
+        plan.notes.append(Note("warning", f"procmail stored only the {part} of the message "
+                               "here; Sieve stores the whole message", code="procmail-partial"))
+    statements: list[str] = []
+    for name in names:
+        t = resolve(site, name, maildir, inbox)
+        if t.kind in ("fail", "outside"):
+            plan.ok = False
+            plan.translated = t.kind == "fail"
+            plan.notes.append(Note("info" if t.kind == "fail" else "warning", t.reason,
+                                   "" if t.kind == "fail" else "choose an IMAP folder by hand",
+                                   "procmail-folder-" + t.kind))
+            return Plan(ok=False, delivers=True, translated=plan.translated, notes=plan.notes)
+        if t.kind == "discard":
+            if not copy:
+                statements.append("discard;")
+        elif t.kind == "keep":
+            statements.append("keep;")
+        else:
+            opts = ":copy " if copy else ""
+            if t.dynamic:
+                opts += ":create "
+                plan.requires.add("mailbox")
+                plan.notes.append(Note("warning", f"the folder name {t.name} depends on the "
+                                       "message; Cyrus creates it on first use",
+                                       "check the folder names this produces",
+                                       "procmail-dynamic-folder"))
+            else:
+                plan.folders.append(t.name)
+            plan.requires.add("fileinto")
+            if copy:
+                plan.requires.add("copy")
+            if "${" in t.name:
+                plan.requires.add("variables")
+            statements.append(f"fileinto {opts}{quote(t.name)};")
+    plan.statements = statements
+    return plan
+
+
+def _words(text: str) -> list[str]:
+    """Split a folder line on unquoted whitespace (procmail allows several folders)."""
+    try:
+        return [w for w in shlex.split(text, posix=False)] or [text]
+    except ValueError:
+        return text.split()
+
+
+def _forward(text: str, copy: bool, env: dict[str, object]) -> Plan:
+    try:
+        words = [unquote(w, env) for w in _words(text)]
+    except Dynamic as exc:
+        return Plan(translated=False, delivers=True, notes=[Note(
+            "warning", f"the forward address uses {exc}, known only at delivery time",
+            "write the redirect by hand", "procmail-dynamic")])
+    addrs: list[str] = []
+    skip = False
+    for w in " ".join(words).split():
+        if skip:
+            skip = False
+        elif w.startswith("-"):
+            skip = w in ("-f", "-F", "-r")
+        else:
+            addrs.append(w.strip(","))
+    if not addrs:
+        return Plan(translated=False, delivers=True, notes=[Note(
+            "warning", "a forward without an address", code="procmail-forward")])
+    opts = ":copy " if copy else ""
+    plan = Plan(delivers=True, statements=[f"redirect {opts}{quote(a)};" for a in addrs])
+    if copy:
+        plan.requires.add("copy")
+    return plan
+
+
+def _pipe(cmd: str, flags: str, env: dict[str, object], site: Site) -> Plan:
+    filt = "f" in flags
+    if _SPAM.search(cmd):
+        if filt:
+            return Plan(notes=[Note("info", "the SpamAssassin filter is dropped: the new "
+                                    "frontends add the X-Spam-* headers before delivery",
+                                    code="procmail-spamc")])
+        return Plan(translated=False, delivers=True, notes=[Note(
+            "warning", "the message was handed to SpamAssassin as a delivery (not a filter); "
+            "there is no Sieve equivalent", "drop the rule or report spam another way",
+            "procmail-pipe")])
+    if _AUTOREPLY.search(cmd) and _SENDMAIL.search(cmd) and not filt:
+        return _vacation(_reply_text(cmd, env, site), flags, "formail -r autoreply")
+    if _VACATION.search(cmd) and not filt:
+        return _vacation(vacation_message(site), flags, "vacation(1)")
+    if _DUPCHECK.search(cmd):
+        return Plan(translated=False, delivers=not filt, notes=[Note(
+            "warning", "formail -D duplicate suppression is not carried over; duplicates "
+            "will be delivered", "add a Sieve 'duplicate' test if the server offers it",
+            "procmail-duplicate")])
+    if filt:
+        return Plan(translated=False, notes=[Note(
+            "warning", "a filter program changed the message here; Sieve cannot run programs, "
+            "so the message is delivered unchanged", "drop the filter or do it on the "
+            "frontends", "procmail-filter")])
+    return Plan(translated=False, delivers=True, notes=[Note(
+        "warning", "the message was piped to a program; Sieve cannot run programs, so this "
+        "rule is not carried over and such mail now goes on to the later rules",
+        "replace the program by hand (server-side job, or a redirect)", "procmail-pipe")])
+
+
+def _reply_text(cmd: str, env: dict[str, object], site: Site) -> tuple[str, str | None, bool]:
+    """The autoreply body: ``echo "..."`` text or a ``cat file`` in the command."""
+    m = re.search(r"\bcat\s+(\S+)", cmd)
+    if m:
+        try:
+            old = unquote(m.group(1), env)
+            if not old.startswith("/"):
+                old = expand("$MAILDIR", env) + "/" + old
+            disk = site.on_disk(old)
+            if disk is not None and disk.is_file():
+                return _split_message(disk.read_text(errors="replace")) + (True,)
+        except Dynamic:
+            pass
+    echoes = re.findall(r"\becho\s+(\"[^\"]*\"|'[^']*'|[^;|)]*)", cmd)
+    if echoes:
+        try:
+            return ("\n".join(unquote(e.strip(), env) for e in echoes), None, True)
+        except Dynamic:
+            pass
+    return ("I have received your message.", None, False)
+
+
+def vacation_message(site: Site) -> tuple[str, str | None, bool]:
+    """~/.vacation.msg as (body, subject, found)."""
+    path = site.home / ".vacation.msg"
+    if path.is_file():
+        return _split_message(path.read_text(errors="replace")) + (True,)
+    return ("I am away and will read your message when I return.", None, False)
+
+
+def _split_message(text: str) -> tuple[str, str | None]:
+    """A message file may start with headers; Subject: becomes the reply's subject."""
+    head, sep, body = text.partition("\n\n")
+    if sep and re.match(r"^[A-Za-z-]+:", head):
+        m = re.search(r"^Subject:\s*(.*)$", head, re.M | re.I)
+        return body, (m.group(1).strip() if m else None)
+    return text, None
+
+
+def _vacation(message: tuple[str, str | None, bool], flags: str, what: str) -> Plan:
+    body, subject, found = message
+    subj = f":subject {quote(subject)} " if subject else ""
+    plan = Plan(statements=[f"vacation :days {VACATION_DAYS} {subj}{quote(body)};"],
+                requires={"vacation"}, delivers=True)
+    plan.notes.append(Note("info", f"the {what} becomes a Sieve vacation reply, sent at most "
+                           f"once per sender every {VACATION_DAYS} days",
+                           code="procmail-vacation"))
+    if not found:
+        plan.notes.append(Note("warning", "the reply text could not be found; a generic text "
+                               "is used", "edit the vacation text", "procmail-vacation-text"))
+    if "c" not in flags:
+        plan.statements += ["discard;"]
+        plan.notes.append(Note("warning", "without the c flag procmail fed the message to the "
+                               "reply program and did not keep it; the translation discards "
+                               "it the same way", "add c to keep the message",
+                               "procmail-vacation-nocopy"))
+    return plan

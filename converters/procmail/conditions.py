@@ -1,0 +1,156 @@
+"""One recipe's ``*`` lines -> one Sieve test (or the reason there is none).
+
+Handles every condition form procmail has: ``!``, ``$`` (expand, then read
+again), ``?`` programs, ``<``/``>`` sizes, ``VAR ??``, ``\\`` quoting,
+regexes and ``w^x`` weights.  Conditions whose outcome is known while
+translating (``VAR ??`` on a folded variable) become True/False.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .regex import Translated, pattern_test, python_regex
+from .variables import Dynamic, expand
+
+_WEIGHT = re.compile(r"^(-?\d*\.?\d+)\s*\^\s*(-?\d*\.?\d+)\s*(.*)$", re.S)
+_VARTEST = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\s*\?\?\s*(.*)$", re.S)
+
+
+@dataclass
+class CondResult:
+    """The outcome for one condition line."""
+
+    test: str | None = None
+    static: bool | None = None
+    reason: str = ""
+    requires: set[str] = field(default_factory=set)
+    caveats: list[str] = field(default_factory=list)
+    capture: int | None = None
+    weight: tuple[float, float] | None = None
+
+
+def _negate(res: CondResult) -> CondResult:
+    if res.static is not None:
+        res.static = not res.static
+    elif res.test is not None:
+        res.test = f"not {res.test}"
+        res.capture = None
+    return res
+
+
+def condition(text: str, flags: str, env: dict[str, object]) -> CondResult:
+    """Translate one condition (the text after ``*``) under the recipe's flags."""
+    weight = None
+    m = _WEIGHT.match(text)
+    if m:
+        weight = (float(m.group(1)), float(m.group(2)))
+        text = m.group(3)
+    res = _plain(text.strip(), flags, env)
+    res.weight = weight
+    return res
+
+
+def _plain(text: str, flags: str, env: dict[str, object]) -> CondResult:
+    if text.startswith("!"):
+        return _negate(_plain(text[1:].lstrip(), flags, env))
+    if text.startswith("$"):
+        try:
+            return _plain(expand(text[1:].lstrip(), env).strip(), flags, env)
+        except Dynamic as exc:
+            return CondResult(reason=f"the condition uses {exc} whose value only exists at "
+                                     "delivery time")
+    if text.startswith("?"):
+        return CondResult(reason="a program condition (its exit code) has no Sieve equivalent")
+    m = re.match(r"^([<>])\s*(\d+)\s*$", text)
+    if m:
+        op = ":under" if m.group(1) == "<" else ":over"
+        return CondResult(test=f"size {op} {m.group(2)}",
+                          caveats=["Cyrus measures the size with CRLF line endings, procmail "
+                                   "with LF, so messages near the limit may be judged "
+                                   "differently"])
+    if text.startswith("\\"):
+        text = text[1:]
+    else:
+        m = _VARTEST.match(text)
+        if m:
+            return _variable_test(m.group(1), m.group(2), flags, env)
+    header = "H" in flags or "B" not in flags
+    body = "B" in flags
+    tr = pattern_test(text, header=header, body=body, case_sensitive="D" in flags)
+    return _from_translated(tr)
+
+
+def _from_translated(tr: Translated) -> CondResult:
+    caveats = [tr.caveat] if tr.caveat else []
+    return CondResult(test=tr.test, reason=tr.reason, requires=set(tr.requires),
+                      caveats=caveats, capture=tr.capture)
+
+
+def _variable_test(name: str, rx: str, flags: str, env: dict[str, object]) -> CondResult:
+    """``VAR ?? regex``: H/B/HB pick a part of the mail; other variables are folded."""
+    if name in ("H", "B", "HB", "BH"):
+        tr = pattern_test(rx, header="H" in name, body="B" in name, case_sensitive="D" in flags)
+        return _from_translated(tr)
+    try:
+        value = expand("$" + name, env)
+    except Dynamic:
+        return CondResult(reason=f"${name} is only known at delivery time (set by a command "
+                                 "or a match), so this test cannot be decided in Sieve")
+    try:
+        hit = python_regex(rx, "D" in flags).search(value) is not None
+    except re.error as exc:
+        return CondResult(reason=f"the pattern does not compile: {exc}")
+    return CondResult(static=hit)
+
+
+def combine(results: list[CondResult]) -> CondResult:
+    """AND the conditions; ``w^x`` weighted ones combine as scoring allows.
+
+    A score is > 0 exactly when at least one positively weighted condition
+    matched, if every weight is positive and every exponent >= 0 (each match
+    then adds a positive amount).  Other scoring has no Sieve form.
+    """
+    out = CondResult(static=True)
+    tests: list[str] = []
+    capture_tests: list[str] = []
+    scored: list[CondResult] = []
+    for r in results:
+        out.caveats += r.caveats
+        if r.weight is not None:
+            scored.append(r)
+            continue
+        if r.reason:
+            return CondResult(reason=r.reason, caveats=out.caveats)
+        out.requires |= r.requires
+        if r.static is False:
+            return CondResult(static=False, caveats=out.caveats)
+        if r.static is True:
+            continue
+        if r.capture is not None:
+            capture_tests = [str(r.test)]
+            out.capture = r.capture
+        else:
+            tests.append(str(r.test))
+    if scored:
+        if any(r.weight[0] <= 0 or r.weight[1] < 0 for r in scored if r.weight):
+            return CondResult(reason="scoring with negative weights or exponents has no Sieve "
+                                     "equivalent", caveats=out.caveats)
+        bad = [r.reason for r in scored if r.reason]
+        if bad:
+            return CondResult(reason=bad[0], caveats=out.caveats)
+        if any(r.capture is not None for r in scored):
+            return CondResult(reason="\\/ inside a scored condition", caveats=out.caveats)
+        if not any(r.static is True for r in scored):
+            live = [str(r.test) for r in scored if r.static is None]
+            if not live:
+                return CondResult(static=False, caveats=out.caveats)
+            for r in scored:
+                out.requires |= r.requires
+            tests.append(live[0] if len(live) == 1 else "anyof (" + ", ".join(live) + ")")
+    tests += capture_tests
+    if tests:
+        out.static = None
+        out.test = tests[0] if len(tests) == 1 else "allof (" + ", ".join(tests) + ")"
+    return out

@@ -1,0 +1,96 @@
+"""~/.forward entries -> what they mean for the user's Sieve script.
+
+sendmail reads ``~/.forward`` before local delivery: plain addresses are
+forwarded, ``\\user`` delivers to the user's own spool (with
+FEATURE(local_procmail), through procmail), ``|procmail`` runs the user's
+rc file, ``|vacation user`` sends ``~/.vacation.msg``.  If the file names
+no local delivery, the message is not kept at all.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass, field
+
+from converters.finding import Finding
+
+from .parser import decode
+from .syntax import Pos
+
+
+@dataclass
+class ForwardEntry:
+    """One comma- or line-separated entry of a .forward file."""
+
+    kind: str  # address, self, procmail, vacation, pipe, file, include
+    value: str
+    pos: Pos
+    rcfile: str | None = None
+
+
+@dataclass
+class ForwardFile:
+    """The parsed .forward."""
+
+    entries: list[ForwardEntry] = field(default_factory=list)
+
+    @property
+    def keeps(self) -> bool:
+        """True when mail is also delivered locally (``\\user`` or procmail)."""
+        return any(e.kind in ("self", "procmail") for e in self.entries)
+
+
+def _split_entries(line: str) -> list[str]:
+    """Split on commas outside double quotes."""
+    out, cur, quoted = [], "", False
+    for ch in line:
+        if ch == '"':
+            quoted = not quoted
+        if ch == "," and not quoted:
+            out.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    out.append(cur)
+    return [e.strip() for e in out if e.strip()]
+
+
+def parse_forward(data: bytes, label: str, user: str, findings: list[Finding]) -> ForwardFile:
+    """Parse a .forward file; odd entries become findings, never errors."""
+    fwd = ForwardFile()
+    for n, line in enumerate(decode(data).replace("\r\n", "\n").split("\n"), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        for raw in _split_entries(line):
+            pos = Pos(label, n, line.find(raw) + 1)
+            entry = raw[1:-1] if raw.startswith('"') and raw.endswith('"') else raw
+            fwd.entries.append(_classify(entry, pos, user, findings))
+    return fwd
+
+
+def _classify(entry: str, pos: Pos, user: str, findings: list[Finding]) -> ForwardEntry:
+    if entry.startswith("\\"):
+        name = entry[1:]
+        if name != user:
+            return ForwardEntry("address", name, pos)
+        return ForwardEntry("self", name, pos)
+    if entry.startswith("|"):
+        cmd = entry[1:].strip().strip('"')
+        if re.search(r"(^|[/\s])procmail(\s|$|\")", cmd):
+            words = shlex.split(cmd.split("||")[0].split("#")[0], posix=True) if cmd else []
+            rc = None
+            after = words[words.index(next(w for w in words if w.endswith("procmail"))) + 1:] \
+                if any(w.endswith("procmail") for w in words) else []
+            args = [w for w in after if not w.startswith("-") and "=" not in w]
+            if args:
+                rc = args[0]
+            return ForwardEntry("procmail", cmd, pos, rc)
+        if re.search(r"(^|[/\s])vacation(\s|$)", cmd):
+            return ForwardEntry("vacation", cmd, pos)
+        return ForwardEntry("pipe", cmd, pos)
+    if entry.startswith("/"):
+        return ForwardEntry("file", entry, pos)
+    if entry.startswith(":include:"):
+        return ForwardEntry("include", entry, pos)
+    return ForwardEntry("address", entry, pos)

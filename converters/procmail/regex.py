@@ -1,0 +1,404 @@
+"""procmail's egrep dialect -> Sieve tests that match exactly the same mail.
+
+procmail greps the whole header as one multi-line string (folded lines
+joined), case-insensitively unless ``D``; Sieve tests one header value at a
+time.  So a pattern is translatable when each ``|`` branch is anchored at a
+header name (``^Subject:...``) and stays on that header's line: the part
+after the colon becomes a test on the value.  The cheapest exact match type
+is chosen (``:contains`` / ``:matches`` / ``:is``) and ``:regex`` (POSIX ERE)
+otherwise.  Anything else is reported, never approximated silently.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .sieve import quote, string_list
+
+_NON_WORD = "[^a-zA-Z0-9_]"
+_ERE_SPECIAL = set(".[]()*+?{}|^$\\")
+
+#: The headers ^TO_ and ^TO look at (config.h: (Original-)?(Resent-)?(To|Cc|Bcc),
+#: X-Envelope-To, Apparently-To, Apparently-Resent-To).
+TO_HEADERS = tuple(
+    f"{o}{r}{h}" for o in ("", "Original-") for r in ("", "Resent-") for h in ("To", "Cc", "Bcc")
+) + ("X-Envelope-To", "Apparently-To", "Apparently-Resent-To")
+
+_SENDER_HEADERS = ("From", "Sender", "Resent-From", "Resent-Sender", "X-Envelope-From")
+_DAEMON_TAIL = (
+    "^([^>]*[^(.%@a-z0-9])?(Post(ma?(st(e?r)?|n)|office)|(send)?Mail(er)?|daemon|m(mdf|ajordomo)"
+    "|n?uucp|LIST(SERV|proc)|NETSERV|o(wner|ps)|r(e(quest|sponse)|oot)|b(ounce|bs\\.smtp)|echo"
+    "|mirror|s(erv(ices?|er)|mtp(error)?|ystem)|A(dmin(istrator)?|MMGR|utoanswer))"
+    "(([^).!:a-z0-9][-_a-z0-9]*)?[%@>\t ][^<)]*(\\(.*\\).*)?)?$"
+)
+_MAILER_TAIL = (
+    "^([^>]*[^(.%@a-z0-9])?(Post(ma(st(er)?|n)|office)|(send)?Mail(er)?|daemon|mmdf|n?uucp|ops"
+    "|r(esponse|oot)|(bbs\\.)?smtp(error)?|s(erv(ices?|er)|ystem)|A(dmin(istrator)?|MMGR))"
+    "(([^).!:a-z0-9][-_a-z0-9]*)?[%@>\t ][^<)]*(\\(.*\\).*)?)?$"
+)
+_FROM_LINE_CAVEAT = (
+    "the From_ envelope line is tested as the envelope sender (an empty sender counts as "
+    "MAILER-DAEMON, as sendmail writes it); procmail's look at the line after it is dropped"
+)
+
+
+@dataclass(frozen=True)
+class Tok:
+    """One regex token: kind is lit, any, class, (, ), |, *, +, ?, bol, eol, bos, wbs, wbe, split."""
+
+    kind: str
+    text: str = ""
+
+
+@dataclass
+class Translated:
+    """A Sieve test for one procmail pattern, or the reason there is none."""
+
+    test: str | None
+    requires: set[str] = field(default_factory=set)
+    reason: str = ""
+    caveat: str = ""
+    capture: int | None = None
+
+
+class Untranslatable(Exception):
+    """A pattern that has no exact Sieve equivalent; the message says why."""
+
+
+def tokenize(rx: str) -> list[Tok]:
+    """Split a procmail regex into tokens (procmailrc(5) "Extended regular expressions")."""
+    toks: list[Tok] = []
+    i, n = 0, len(rx)
+    while i < n:
+        c = rx[i]
+        if c == "\\":
+            nxt = rx[i + 1] if i + 1 < n else "\\"
+            toks.append({"<": Tok("wbs"), ">": Tok("wbe"), "/": Tok("split")}.get(nxt, Tok("lit", nxt)))
+            i += 2
+            continue
+        if c == "^":
+            if rx.startswith("^^", i):
+                toks.append(Tok("bos"))
+                i += 2
+                continue
+            toks.append(Tok("bol"))
+        elif c == "$":
+            toks.append(Tok("eol"))
+        elif c == ".":
+            toks.append(Tok("any"))
+        elif c == "[":
+            j = i + 1
+            if j < n and rx[j] == "^":
+                j += 1
+            if j < n and rx[j] == "]":
+                j += 1
+            while j < n and rx[j] != "]":
+                j += 2 if rx[j] == "\\" else 1
+            if j >= n:
+                raise Untranslatable(f"unterminated character class in {rx!r}")
+            toks.append(Tok("class", rx[i : j + 1]))
+            i = j + 1
+            continue
+        elif c in "()|*+?":
+            toks.append(Tok(c))
+        else:
+            toks.append(Tok("lit", c))
+        i += 1
+    return toks
+
+
+def split_branches(toks: list[Tok]) -> list[list[Tok]]:
+    """Split at top-level ``|``."""
+    out: list[list[Tok]] = [[]]
+    depth = 0
+    for t in toks:
+        if t.kind == "(":
+            depth += 1
+        elif t.kind == ")":
+            depth -= 1
+        if t.kind == "|" and depth == 0:
+            out.append([])
+        else:
+            out[-1].append(t)
+    return out
+
+
+def _class_ere(text: str) -> str:
+    """A procmail bracket expression as POSIX: backslash escapes become plain characters."""
+    if "\\" not in text:
+        return text
+    neg = text.startswith("[^")
+    inner = text[2 if neg else 1 : -1]
+    chars = re.sub(r"\\(.)", r"\1", inner)
+    if "\\" in re.findall(r"\\(.)", inner) or "]" in re.findall(r"\\(.)", inner):
+        raise Untranslatable(f"escaped ']' or '\\' in the character class {text}")
+    return ("[^" if neg else "[") + chars + "]"
+
+
+def to_ere(toks: list[Tok], *, allow_eol_end: bool = True) -> tuple[str, int | None]:
+    """ERE for tokens that stay within one header value; returns (ere, capture group)."""
+    out: list[str] = []
+    groups = 0
+    capture: int | None = None
+    for idx, t in enumerate(toks):
+        k = t.kind
+        if k == "lit":
+            out.append("\\" + t.text if t.text in _ERE_SPECIAL else t.text)
+        elif k == "any":
+            out.append(".")
+        elif k == "class":
+            out.append(_class_ere(t.text))
+        elif k in "()|*+?":
+            if k == "(":
+                groups += 1
+            out.append(k)
+        elif k == "wbs":
+            groups += 1
+            out.append(f"(^|{_NON_WORD})")
+        elif k == "wbe":
+            groups += 1
+            out.append(f"({_NON_WORD}|$)")
+        elif k == "split":
+            if capture is not None:
+                raise Untranslatable("more than one \\/ in the pattern")
+            groups += 1
+            capture = groups
+            out.append("(")
+        elif k == "eol" and allow_eol_end and idx == len(toks) - 1:
+            out.append("$")
+        elif k == "eol":
+            raise Untranslatable("the pattern continues past the end of a line (spans headers)")
+        elif k == "bol":
+            raise Untranslatable("'^' in the middle of the pattern (spans headers)")
+        else:
+            raise Untranslatable("'^^' anchors at the start or end of the whole header or body")
+    if capture is not None:
+        out.append(")")
+    return "".join(out), capture
+
+
+def _is_ws_atom(t: Tok) -> bool:
+    if t.kind == "lit":
+        return t.text in " \t"
+    if t.kind == "class" and not t.text.startswith("[^"):
+        return set(t.text[1:-1]) <= set(" \t") and len(t.text) > 2
+    return False
+
+
+def _strip_leading_ws(toks: list[Tok]) -> list[Tok]:
+    """Sieve header values have leading whitespace removed; drop patterns that only match it."""
+    i = 0
+    while i < len(toks) and _is_ws_atom(toks[i]):
+        i += 1
+        if i < len(toks) and toks[i].kind in "*+?":
+            i += 1
+    return toks[i:]
+
+
+def _glob_escape(s: str) -> str:
+    return s.replace("\\", "\\\\").replace("*", "\\*").replace("?", "\\?")
+
+
+def value_test(command: str, names: str, toks: list[Tok], comparator: str) -> Translated:
+    """A test of header values (or envelope parts) against the tokens after ``Name:``."""
+    toks = _strip_leading_ws(toks)
+    anchored = True
+    if len(toks) >= 2 and toks[0].kind == "any" and toks[1].kind == "*":
+        toks, anchored = toks[2:], False
+    while (len(toks) >= 2 and toks[-2].kind == "any" and toks[-1].kind == "*"
+           and not any(t.kind == "split" for t in toks)):
+        toks = toks[:-2]
+    at_end = bool(toks) and toks[-1].kind == "eol"
+    core = toks[:-1] if at_end else toks
+    if all(t.kind == "lit" for t in core):
+        lit = "".join(t.text for t in core)
+        if not anchored and not at_end:
+            if not lit:
+                return Translated(f"exists {names}")
+            return Translated(f"{command}{comparator} :contains {names} {quote(lit)}")
+        if anchored and at_end:
+            return Translated(f"{command}{comparator} :is {names} {quote(lit)}")
+        glob = ("" if anchored else "*") + _glob_escape(lit) + ("" if at_end else "*")
+        return Translated(f"{command}{comparator} :matches {names} {quote(glob)}")
+    ere, capture = to_ere(toks)
+    ere = ("^" if anchored else "") + ere
+    return Translated(f"{command}{comparator} :regex {names} {quote(ere)}", {"regex"},
+                      capture=capture)
+
+
+def _header_name(toks: list[Tok]) -> tuple[list[str], list[Tok], bool] | None:
+    """``Name:`` or ``(A|B):`` after ``^``; returns names, rest, and whether a colon ended it."""
+    i = 0
+    if toks and toks[0].kind == "(":
+        names, cur = [], ""
+        i = 1
+        while i < len(toks) and toks[i].kind in ("lit", "|"):
+            if toks[i].kind == "|":
+                names.append(cur)
+                cur = ""
+            else:
+                cur += toks[i].text
+            i += 1
+        if i >= len(toks) or toks[i].kind != ")":
+            return None
+        names.append(cur)
+        i += 1
+        if i < len(toks) and toks[i] == Tok("lit", ":") and all(
+            re.fullmatch(r"[A-Za-z0-9_-]+", x) for x in names
+        ):
+            return names, toks[i + 1 :], True
+        return None
+    name = ""
+    while i < len(toks) and toks[i].kind == "lit" and re.fullmatch(r"[A-Za-z0-9_-]", toks[i].text):
+        name += toks[i].text
+        i += 1
+    if not name:
+        return None
+    if i < len(toks) and toks[i] == Tok("lit", ":"):
+        return [name], toks[i + 1 :], True
+    return [name], toks[i:], False
+
+
+def _header_branch(toks: list[Tok], comparator: str) -> Translated:
+    if not toks or toks[0].kind != "bol":
+        if toks and toks[0].kind == "bos":
+            raise Untranslatable("'^^' anchors at the start of the whole header")
+        raise Untranslatable("the pattern is not anchored at a header name (^Name:), so it "
+                             "can match anywhere in the header, which Sieve cannot test")
+    parsed = _header_name(toks[1:])
+    if parsed is None:
+        raise Untranslatable("the pattern does not start with a literal header name")
+    names, rest, colon = parsed
+    if colon:
+        return value_test("header", string_list(names), rest, comparator)
+    # ^From.*x : header names that merely start with the text, and the From_ line.
+    if not rest or rest[0].kind not in ("any", "class") or len(names) != 1:
+        raise Untranslatable("a header-name prefix without ':' that Sieve cannot enumerate")
+    name = names[0]
+    result = value_test("header", quote(name), rest, comparator)
+    caveat = (f"'^{name}' without ':' also matched other headers whose names begin with "
+              f"'{name}'; only the {name}: header is tested")
+    if name.lower() == "from" and rest[0].kind == "any":
+        env = value_test("envelope :all", quote("from"), rest, comparator)
+        result = Translated(f"anyof ({result.test}, {env.test})",
+                            result.requires | env.requires | {"envelope"},
+                            )
+        caveat += "; the From_ line is tested as the envelope sender"
+    result.caveat = caveat
+    return result
+
+
+def _macro(rx: str, comparator: str) -> Translated | None:
+    """^TO_, ^TO, ^FROM_DAEMON, ^FROM_MAILER at the start of a pattern."""
+    if rx in ("^FROM_DAEMON", "^FROM_MAILER"):
+        tail = _DAEMON_TAIL if rx == "^FROM_DAEMON" else _MAILER_TAIL
+        tests = []
+        if rx == "^FROM_DAEMON":
+            tests += [
+                'exists "Mailing-List"',
+                'header :regex "Precedence" "(junk|bulk|list)"',
+                'header :matches "To" "Multiple recipients of *"',
+            ]
+        tests += [
+            f"header :regex {string_list(_SENDER_HEADERS)} {quote(tail)}",
+            f"envelope :all :regex \"from\" {quote(tail)}",
+            'envelope :all :is "from" ""',
+        ]
+        return Translated("anyof (" + ", ".join(tests) + ")", {"regex", "envelope"},
+                          caveat=_FROM_LINE_CAVEAT)
+    for macro, boundary in (("^TO_", "[^-a-zA-Z0-9_.]"), ("^TO", "[^a-zA-Z]")):
+        if rx.startswith(macro):
+            rest = tokenize(rx[len(macro) :])
+            if any(t.kind == "|" for t in split_branches(rest)[0]) or len(split_branches(rest)) > 1:
+                raise Untranslatable(f"an alternation after {macro}")
+            names = string_list(TO_HEADERS)
+            if not rest:
+                return Translated(f"exists {names}")
+            ere, capture = to_ere(rest)
+            return Translated(
+                f"header{comparator} :regex {names} {quote(f'(^|{boundary})' + ere)}",
+                {"regex"}, capture=None if capture is None else capture + 1)
+    if "^TO" in rx or "^FROM_DAEMON" in rx or "^FROM_MAILER" in rx:
+        raise Untranslatable("a ^TO/^FROM_ macro inside a larger pattern")
+    return None
+
+
+def pattern_test(rx: str, *, header: bool, body: bool, case_sensitive: bool) -> Translated:
+    """The Sieve test for one procmail regex condition (without ``!``)."""
+    comparator = ' :comparator "i;octet"' if case_sensitive else ""
+    try:
+        if header and not body:
+            macro = _macro(rx, comparator)
+            if macro is not None:
+                return macro
+            branches = [_header_branch(b, comparator) for b in split_branches(tokenize(rx))]
+        elif body and not header:
+            branches = [_body_branch(b, comparator) for b in split_branches(tokenize(rx))]
+        else:
+            raise Untranslatable("an HB pattern searches header and body as one text")
+    except Untranslatable as exc:
+        return Translated(None, reason=str(exc))
+    if len(branches) == 1:
+        return branches[0]
+    if any(b.capture for b in branches):
+        return Translated(None, reason="\\/ inside an alternation of several headers")
+    return Translated(
+        "anyof (" + ", ".join(str(b.test) for b in branches) + ")",
+        set().union(*(b.requires for b in branches)),
+        caveat="; ".join(b.caveat for b in branches if b.caveat),
+    )
+
+
+def _body_branch(toks: list[Tok], comparator: str) -> Translated:
+    """B: literal text -> ``body :raw :contains``; other patterns -> ``:regex`` with a caveat."""
+    core = list(toks)
+    if len(core) >= 2 and core[0].kind == "any" and core[1].kind == "*":
+        core = core[2:]
+    while len(core) >= 2 and core[-2].kind == "any" and core[-1].kind == "*":
+        core = core[:-2]
+    if core and all(t.kind == "lit" for t in core):
+        lit = "".join(t.text for t in core)
+        return Translated(f"body{comparator} :raw :contains {quote(lit)}", {"body"})
+    ere = []
+    for t in toks:
+        if t.kind in ("bol", "eol"):
+            ere.append("^" if t.kind == "bol" else "$")
+        elif t.kind == "bos":
+            raise Untranslatable("'^^' anchors at the start or end of the body")
+        else:
+            ere.append(to_ere([t], allow_eol_end=False)[0])
+    if any(t.kind == "split" for t in toks):
+        raise Untranslatable("\\/ in a body pattern")
+    return Translated(
+        f"body{comparator} :raw :regex {quote(''.join(ere))}", {"body", "regex"},
+        reason="", caveat="BODY-REGEX")
+
+
+def python_regex(rx: str, case_sensitive: bool) -> re.Pattern[str]:
+    """A Python regex with procmail's meaning, for values known while translating."""
+    out = []
+    for t in tokenize(rx):
+        k = t.kind
+        if k == "lit":
+            out.append(re.escape(t.text))
+        elif k == "any":
+            out.append("[^\n]")
+        elif k == "class":
+            cls = _class_ere(t.text)
+            out.append(cls[:2] + "\n" + cls[2:] if cls.startswith("[^") else cls)
+        elif k == "bol":
+            out.append("(?:^|(?<=\n))")
+        elif k == "eol":
+            out.append("(?:$|\n)")
+        elif k == "bos":
+            out.append("(?:\\A|\\Z)")
+        elif k == "wbs":
+            out.append("(?:^|[^a-zA-Z0-9_\n]|\n)")
+        elif k == "wbe":
+            out.append("(?:$|[^a-zA-Z0-9_])")
+        elif k == "split":
+            continue
+        else:
+            out.append(k)
+    return re.compile("".join(out), 0 if case_sensitive else re.IGNORECASE)

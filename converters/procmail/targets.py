@@ -1,0 +1,89 @@
+"""Where a procmail folder name points, and what procmail would do with it.
+
+procmail resolves a folder against ``$MAILDIR``; ``dir/`` is a maildir,
+``dir/.`` an MH folder, anything else an mbox file whose parent directory
+must already exist (procmail does not create it, the delivery fails and
+processing falls through).  The rc files name old absolute paths
+(``/home/alice``); the copied tree is somewhere else on disk now, so every
+path is looked up through :class:`Site`.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass
+from pathlib import Path
+
+from converters.folders import FolderMapping
+
+
+@dataclass(frozen=True)
+class Site:
+    """The user's old paths and where they are on disk now."""
+
+    user: str
+    home: Path
+    old_home: str
+    mapping: FolderMapping
+    maildir: Path | None = None
+
+    def on_disk(self, old_path: str) -> Path | None:
+        """The copied-tree location of an old absolute path under the old home."""
+        old_path = posixpath.normpath(old_path)
+        root = posixpath.normpath(self.old_home)
+        if old_path == root:
+            return self.home
+        if old_path.startswith(root + "/"):
+            return self.home / old_path[len(root) + 1 :]
+        return None
+
+    def spool_paths(self) -> set[str]:
+        """The paths that mean "the user's inbox" on the old host."""
+        return {f"/var/mail/{self.user}", f"/var/spool/mail/{self.user}",
+                f"/usr/spool/mail/{self.user}", f"/usr/mail/{self.user}"}
+
+
+@dataclass(frozen=True)
+class Target:
+    """A resolved folder action: kind is keep, discard, folder or fail/outside."""
+
+    kind: str
+    name: str = ""
+    reason: str = ""
+    dynamic: bool = False
+
+
+def resolve(site: Site, raw: str, maildir: str, inbox_paths: set[str]) -> Target:
+    """Resolve one expanded folder name as procmail would, in the current MAILDIR."""
+    if raw == "/dev/null":
+        return Target("discard")
+    style = "maildir" if raw.endswith("/") else "mh" if raw.endswith("/.") else "mbox"
+    path = raw if raw.startswith("/") else posixpath.join(maildir, raw)
+    norm = posixpath.normpath(path)
+    if norm in inbox_paths or norm in site.spool_paths():
+        return Target("keep")
+    disk = site.on_disk(norm)
+    if disk is None:
+        return Target("outside", reason=f"{norm} is outside the home directory, so no IMAP "
+                                        "folder corresponds to it")
+    if style == "mbox" and "${" not in norm:
+        parent = disk.parent
+        if not parent.is_dir():
+            return Target("fail", reason=f"the directory {posixpath.dirname(norm)} does not "
+                                         "exist, so procmail could not deliver here and went "
+                                         "on with the next recipe")
+    base = _base(site, disk, maildir)
+    rel = disk.relative_to(base).as_posix() if base else norm
+    return Target("folder", site.mapping.folder(rel), dynamic="${" in rel)
+
+
+def _base(site: Site, disk: Path, maildir: str) -> Path | None:
+    """The directory folder names are relative to: the given maildir, MAILDIR, or home."""
+    if site.maildir is not None:
+        candidates = [site.maildir, site.home]
+    else:
+        candidates = [site.on_disk(maildir), site.home]
+    for c in candidates:
+        if c is not None and (disk == c or c in disk.parents):
+            return c
+    return None

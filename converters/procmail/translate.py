@@ -1,0 +1,355 @@
+"""Walk parsed rc files in procmail's order and write the equivalent Sieve.
+
+procmail's control flow maps onto Sieve like this: a delivering recipe ends
+processing (``stop``) unless it has ``c`` (``:copy``, no stop); falling off
+the end is Sieve's implicit keep; ``A``/``a``/``E``/``e`` read the outcome of
+earlier recipes, which is kept in imap4flags variables (``hasflag``), since
+sievelib has no ``string`` test.  INCLUDERC files are inlined where they are
+read; SWITCHRC inlines and stops.  Every rule that is not carried over
+exactly gets a Finding and a ``#`` comment at its place in the script.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass, field
+
+from converters.finding import Finding, InputError
+
+from .actions import Note, Plan, plan_action
+from .conditions import combine, condition
+from .parser import parse_file
+from .sieve import Script, comment
+from .syntax import Assignment, Block, RcFile, Recipe
+from .targets import Site
+from .variables import DYNAMIC, Dynamic, expand, unquote
+
+#: Assignments that only steer procmail itself; reported, nothing to translate.
+_LOGGING = {"LOGFILE", "LOG", "VERBOSE", "LOGABSTRACT", "COMSAT", "TRAP"}
+_LOCKING = {"LOCKFILE", "LOCKTIMEOUT", "LOCKSLEEP", "LOCKEXT"}
+_RISKY = {"EXITCODE", "DELIVERED", "SHIFT", "LINEBUF", "TIMEOUT", "SUSPEND", "NORESRETRY"}
+_MAX_INCLUDE_DEPTH = 10
+
+
+@dataclass
+class Translation:
+    """Everything the walk produced."""
+
+    script: Script = field(default_factory=Script)
+    findings: list[Finding] = field(default_factory=list)
+    folders: list[str] = field(default_factory=list)
+    total: int = 0
+    translated: int = 0
+
+
+class Translator:
+    """Translate rc files for one user; variables persist across included files."""
+
+    def __init__(self, site: Site, env: dict[str, object], out: Translation):
+        self.site = site
+        self.env = env
+        self.out = out
+        self.script = out.script
+        self.stack: list[str] = []
+
+    # -- findings -----------------------------------------------------------
+
+    def finding(self, severity: str, file: str, line: int | None, text: str, reason: str,
+                suggestion: str = "", code: str = "") -> None:
+        """Record a finding; warnings also leave a comment in the script."""
+        self.out.findings.append(Finding(severity, file, line, text.strip(), reason,
+                                         suggestion, code, self.site.user))  # type: ignore[arg-type]
+        if severity != "info":
+            self.script.note(f"NOT EXACT ({file}:{line}): {reason}")
+
+    # -- files --------------------------------------------------------------
+
+    def run_file(self, path_old: str, label: str | None = None) -> None:
+        """Translate one rc file named by its old path (resolved into the copied tree)."""
+        disk = self.site.on_disk(path_old)
+        name = label or path_old
+        if disk is None or not disk.is_file():
+            raise InputError(name, None, "rc file not found")
+        rc = parse_file(disk, self.out.findings, name)
+        self.run_rc(rc)
+
+    def run_rc(self, rc: RcFile) -> None:
+        """Translate an already parsed rc file."""
+        self.stack.append(rc.path)
+        try:
+            self.items(rc.items, rc, 0)
+        finally:
+            self.stack.pop()
+
+    # -- items --------------------------------------------------------------
+
+    def items(self, items: tuple, rc: RcFile, depth: int) -> None:
+        """Translate a list of items at one nesting level."""
+        stateful = any(isinstance(i, Recipe) and set(i.flags) & set("AaEe") for i in items)
+        for item in items:
+            if isinstance(item, Assignment):
+                self.assignment(item, rc, depth)
+            else:
+                self.recipe(item, rc, depth, stateful)
+
+    def assignment(self, a: Assignment, rc: RcFile, depth: int) -> None:
+        """Fold a variable into the environment; react to the special ones."""
+        where = (rc.path, a.pos.line, a.text)
+        if a.kind == "unset":
+            self.env.pop(a.name, None)
+            if a.name == "SWITCHRC":
+                self.script.note(f"{rc.path}:{a.pos.line}: SWITCHRC unset: procmail stops "
+                                 "reading rc files here")
+                self.script.add("stop;")
+            return
+        if a.kind == "pipe":
+            self.env[a.name] = DYNAMIC
+            self.finding("info", *where, f"${a.name} is set from a program's output at "
+                         "delivery time; rules that use it are reported where they use it",
+                         code="procmail-capture")
+            return
+        try:
+            value = unquote(a.value, self.env)
+        except Dynamic as exc:
+            self.env[a.name] = DYNAMIC
+            if a.name in ("INCLUDERC", "SWITCHRC", "MAILDIR", "DEFAULT"):
+                self.finding("warning", *where, f"{a.name} depends on {exc}, known only at "
+                             "delivery time", "resolve it by hand", "procmail-dynamic")
+            else:
+                self.finding("info", *where, f"${a.name} is computed at delivery time "
+                             f"({exc}); rules that use it are reported where they use it",
+                             code="procmail-capture")
+            return
+        self.env[a.name] = value
+        name = a.name
+        if name in ("INCLUDERC", "SWITCHRC"):
+            self.include(a, rc, value, switch=name == "SWITCHRC")
+        elif name == "HOST":
+            self.script.note(f"{rc.path}:{a.pos.line}: HOST={value}: procmail stops this rc "
+                             "file when HOST is not the host name")
+            self.finding("info", *where, "HOST= names another host, which makes procmail stop "
+                         "reading this rc file; translated as stop", code="procmail-host")
+            self.script.add(f"stop;  {comment(f'from {rc.path}:{a.pos.line}')}")
+        elif name in _LOGGING:
+            self.finding("info", *where, f"{name} (procmail logging) has no Sieve "
+                         "counterpart; Cyrus logs deliveries itself", code="procmail-logging")
+        elif name in _LOCKING:
+            self.finding("info", *where, f"{name} (procmail locking) is not needed: Cyrus "
+                         "locks its mailboxes", code="procmail-lock")
+        elif name in _RISKY:
+            self.finding("warning", *where, f"{name} changes how procmail delivers or exits; "
+                         "Sieve has no equivalent", "check what the rule was for",
+                         "procmail-special")
+        elif name == "MAILDIR":
+            disk = self.site.on_disk(posixpath.join(str(self.env.get("HOME")), value))
+            if disk is not None and not disk.is_dir():
+                self.finding("warning", *where, f"MAILDIR {value} does not exist in the "
+                             "old home, so procmail stayed in the previous directory",
+                             "check where relative folder names pointed", "procmail-maildir")
+
+    def include(self, a: Assignment, rc: RcFile, value: str, switch: bool) -> None:
+        """Inline an INCLUDERC/SWITCHRC file, resolved like procmail (relative to MAILDIR)."""
+        where = (rc.path, a.pos.line, a.text)
+        if not value:
+            return
+        path = value if value.startswith("/") else posixpath.join(
+            str(self.env.get("MAILDIR", "")), value)
+        path = posixpath.normpath(path)
+        disk = self.site.on_disk(path)
+        if disk is None or not disk.is_file():
+            self.finding("warning", *where, f"the included rc file {path} is not in the "
+                         "copied home directory, so its rules are not translated",
+                         "copy the file with the home directory or translate it by hand",
+                         "procmail-include")
+            return
+        if path in self.stack or len(self.stack) > _MAX_INCLUDE_DEPTH:
+            self.finding("warning", *where, f"{path} includes itself; procmail would loop "
+                         "until its include limit", code="procmail-include")
+            return
+        self.script.note(f"---- {'SWITCHRC' if switch else 'INCLUDERC'} {path} "
+                         f"(from {rc.path}:{a.pos.line})")
+        try:
+            self.run_rc(parse_file(disk, self.out.findings, path))
+        except InputError as exc:
+            self.finding("warning", *where, str(exc), code="procmail-include")
+        self.script.note(f"---- end of {path}")
+        if switch:
+            self.script.add(f"stop;  {comment(f'SWITCHRC never returns ({rc.path}:{a.pos.line})')}")
+
+    # -- recipes ------------------------------------------------------------
+
+    def recipe(self, r: Recipe, rc: RcFile, depth: int, stateful: bool) -> None:
+        """Translate one recipe (and, for a block, everything inside it)."""
+        self.out.total += 1
+        s = self.script
+        src = f"{rc.path}:{r.pos.line}"
+        s.note(f"{src}: {r.text.strip()}")
+        reason = self._recipe_blocker(r, rc)
+        if r.lock is not None:
+            self.finding("info", rc.path, r.pos.line, r.text, "local lockfile dropped: Cyrus "
+                         "locks its mailboxes", code="procmail-lock")
+        flags = r.flags if ("H" in r.flags or "B" in r.flags) else r.flags + "H"
+        conds = combine([condition(c.text, flags, self.env) for c in r.conditions])
+        for cav in dict.fromkeys(conds.caveats):
+            sev = "warning" if cav == "BODY-REGEX" else "info"
+            text = ("a body pattern other than plain text became a Sieve :regex; line "
+                    "anchors and '.' across lines may behave differently in Cyrus"
+                    if cav == "BODY-REGEX" else cav)
+            self.finding(sev, rc.path, r.pos.line, r.text, text, code="procmail-pattern")
+        reason = reason or conds.reason
+        plan = Plan()
+        if not reason and isinstance(r.action, Block) is False:
+            plan = plan_action(r.action.text, flags, self.env, self.site)
+        if reason:
+            self.finding("warning", rc.path, r.pos.line, self._recipe_text(r), reason,
+                         "translate this rule by hand", "procmail-untranslated")
+            self._disabled(r, depth, stateful)
+            return
+        gate = self._gate(flags, depth) if stateful else []
+        if conds.static is False and not gate:
+            s.note("never matches: its conditions are false for the folded variables")
+            self.out.translated += 1
+            return
+        tests = gate + ([str(conds.test)] if conds.test else [])
+        if conds.static is False:
+            tests = ["false"]
+        for note in plan.notes:
+            self.finding(note.severity, rc.path, r.pos.line, self._recipe_text(r),
+                         note.reason, note.suggestion, note.code)
+        if plan.translated:
+            self.out.translated += 1
+        s.requires |= conds.requires | plan.requires
+        for f in plan.folders:
+            if f not in self.out.folders:
+                self.out.folders.append(f)
+        head = None
+        if tests:
+            head = "if " + (tests[0] if len(tests) == 1 else "allof (" + ", ".join(tests) + ")")
+        if stateful:
+            s.requires |= {"variables", "imap4flags"}
+            ivar = f"pm_i{depth}"
+            s.add(f'set "{ivar}" "0";')
+            if head:
+                s.open(head)
+            s.add(f'set "{ivar}" "1";')
+            if head:
+                s.close()
+            head = f'if hasflag :is "{ivar}" "1"'
+        opened = head is not None
+        if opened:
+            s.open(head)
+        if conds.capture is not None:
+            s.requires.add("variables")
+            s.add(f'set "MATCH" "${{{conds.capture}}}";  {comment(f"from {src}")}')
+            self.env["MATCH"] = "${MATCH}"
+        if isinstance(r.action, Block):
+            self._block(r, rc, depth, flags)
+        else:
+            self._emit_plan(plan, flags, src)
+        if opened:
+            s.close()
+        if stateful:
+            self._update_state(flags, depth, plan.ok)
+
+    def _block(self, r: Recipe, rc: RcFile, depth: int, flags: str) -> None:
+        assert isinstance(r.action, Block)
+        if "c" in flags:
+            self.finding("warning", rc.path, r.pos.line, r.text, "c on a block makes procmail "
+                         "clone itself: the copy runs the block and then the rest of the file "
+                         "too; Sieve runs once, so deliveries inside are made with :copy",
+                         "check that each message lands where expected", "procmail-clone")
+        self.items(r.action.items, rc, depth + 1)
+
+    def _emit_plan(self, plan: Plan, flags: str, src: str) -> None:
+        s = self.script
+        if not plan.translated:
+            s.note(f"not translated: {src}")
+            return
+        if not plan.statements and plan.delivers and not plan.ok:
+            s.note("procmail's delivery here failed, so it went on with the next recipe")
+            return
+        for st in plan.statements:
+            s.add(f"{st}  {comment(f'from {src}')}")
+        if plan.delivers and "c" not in flags and plan.statements:
+            s.add(f"stop;  {comment(f'procmail stops after delivering ({src})')}")
+
+    def _gate(self, flags: str, depth: int) -> list[str]:
+        lc, pc, ls = f'"pm_lc{depth}"', f'"pm_pc{depth}"', f'"pm_ls{depth}"'
+        gate: list[str] = []
+        if "e" in flags:
+            return [f'hasflag :is {pc} "1"', f'not hasflag :is {ls} "1"'] + (
+                [f'hasflag :is {lc} "1"'] if "A" in flags else [])
+        if "E" in flags:
+            gate.append(f'not hasflag :is {pc} "1"')
+        if "a" in flags:
+            gate += [f'hasflag :is {lc} "1"', f'hasflag :is {ls} "1"']
+        elif "A" in flags:
+            gate.append(f'hasflag :is {lc} "1"')
+        return gate
+
+    def _update_state(self, flags: str, depth: int, succeeds: bool) -> None:
+        s = self.script
+        i = f"${{pm_i{depth}}}"
+        if not set(flags) & set("Aa"):
+            s.add(f'set "pm_lc{depth}" "{i}";')
+        if "E" in flags and "e" not in flags:
+            s.open(f'if not hasflag :is "pm_pc{depth}" "1"')
+            s.add(f'set "pm_pc{depth}" "{i}";')
+            s.close()
+        else:
+            s.add(f'set "pm_pc{depth}" "{i}";')
+        s.add(f'set "pm_ls{depth}" "{i if succeeds else "0"}";')
+
+    def _disabled(self, r: Recipe, depth: int, stateful: bool) -> None:
+        """Leave the recipe as a comment; later A/E recipes see it as not matched."""
+        for line in self._recipe_text(r).splitlines():
+            self.script.note("| " + line)
+        if stateful:
+            self.script.requires |= {"variables"}
+            for var in ("i", "lc", "pc", "ls"):
+                if var == "lc" and set(r.flags) & set("Aa"):
+                    continue
+                self.script.add(f'set "pm_{var}{depth}" "0";')
+
+    def _recipe_blocker(self, r: Recipe, rc: RcFile) -> str:
+        if r.bad_flags:
+            if "$" in r.bad_flags:
+                return "the recipe's flags come from a variable"
+            return f"unknown recipe flags {r.bad_flags!r}"
+        bad = [ln for ln in rc.error_lines if r.pos.line <= ln <= r.end_line]
+        if bad:
+            return f"line {bad[0]} inside this recipe could not be parsed"
+        return ""
+
+    @staticmethod
+    def _recipe_text(r: Recipe) -> str:
+        lines = [r.text] + ["* " + c.text for c in r.conditions]
+        if isinstance(r.action, Block):
+            lines.append("{ ... }")
+        else:
+            lines.append(r.action.text)
+        return "\n".join(lines)
+
+
+def finish(tr: Translator, label: str) -> None:
+    """What happens after the last recipe: procmail delivers to $DEFAULT (Sieve: implicit keep)."""
+    s = tr.script
+    try:
+        default = expand("$DEFAULT", tr.env)
+    except Dynamic:
+        default = None
+    spool = tr.site.spool_paths() | {str(tr.env.get("ORGMAIL", ""))}
+    if default == "/dev/null":
+        s.note("end of rc: $DEFAULT is /dev/null")
+        s.add("discard;")
+        tr.finding("info", label, None, "DEFAULT=/dev/null", "mail no rule delivered was "
+                   "thrown away by procmail ($DEFAULT=/dev/null); the script discards it too",
+                   code="procmail-default")
+    elif default is not None and posixpath.normpath(default) not in spool:
+        tr.finding("info", label, None,
+                   f"DEFAULT={default}", f"mail no rule delivered went to {default}; it now "
+                   "goes to INBOX (Sieve's implicit keep)", code="procmail-default")
+    s.note("end of rules: anything not delivered above stays in INBOX (implicit keep)")
+
+
+__all__ = ["Note", "Translation", "Translator", "finish"]

@@ -1,0 +1,121 @@
+"""procmail variables as far as they are known while translating.
+
+``$HOME``, ``$MAILDIR``, ``$DEFAULT``, ``$LOGNAME`` and plain user
+assignments have values we can fold into the Sieve script.  Values that only
+exist at delivery time (backquotes, ``VAR=|cmd``, ``$MATCH`` without a
+capture) are "dynamic": expanding them raises :class:`Dynamic` so the caller
+can report the rule instead of guessing.
+"""
+
+from __future__ import annotations
+
+import re
+
+#: Marks a variable whose value only exists when procmail runs.
+DYNAMIC = object()
+
+_REF = re.compile(
+    r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?P<op>:?[-+=?])?(?P<word>[^}]*)\}"
+    r"|(?P<plain>[A-Za-z_][A-Za-z0-9_]*)|(?P<special>[=_\-#@\\]))"
+)
+
+
+class Dynamic(Exception):
+    """A value that depends on delivery-time state; the message names the variable."""
+
+
+def defaults(user: str, old_home: str) -> dict[str, object]:
+    """procmail's start-up environment for ``user`` (config.h, procmail(1))."""
+    spool = f"/var/mail/{user}"
+    return {
+        "HOME": old_home,
+        "LOGNAME": user,
+        "USER": user,
+        "MAILDIR": old_home,
+        "ORGMAIL": spool,
+        "DEFAULT": spool,
+        "SENDMAIL": "/usr/sbin/sendmail",
+        "SENDMAILFLAGS": "-oi",
+        "LOCKEXT": ".lock",
+        "MSGPREFIX": "msg.",
+        "SHELL": "/bin/sh",
+        "SHELLMETAS": "&|<>~;?*[",
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "MATCH": DYNAMIC,
+        "LASTFOLDER": DYNAMIC,
+    }
+
+
+def _lookup(env: dict[str, object], name: str) -> str:
+    value = env.get(name, "")
+    if value is DYNAMIC:
+        raise Dynamic(name)
+    return str(value)
+
+
+def expand(text: str, env: dict[str, object]) -> str:
+    """Expand ``$VAR``/``${VAR...}`` as procmail does, raising Dynamic for runtime values."""
+
+    def repl(m: re.Match[str]) -> str:
+        if m.group("special"):
+            if m.group("special") == "\\":
+                return "$\\"
+            raise Dynamic("$" + m.group("special"))
+        name = m.group("braced") or m.group("plain")
+        op, word = m.group("op"), m.group("word") or ""
+        if m.group("braced") and not op and word:
+            return m.group(0)
+        value = _lookup(env, name)
+        if op in (":-", "-"):
+            unset = name not in env if op == "-" else not value
+            return expand(word, env) if unset else value
+        if op in (":+", "+"):
+            isset = name in env if op == "+" else bool(value)
+            return expand(word, env) if isset else ""
+        return value
+
+    out = _REF.sub(repl, text)
+    return out.replace("$\\", "$")
+
+
+def unquote(value: str, env: dict[str, object]) -> str:
+    """The value of an assignment's right-hand side: quotes removed, variables expanded.
+
+    Single quotes keep ``$`` literal; backquotes run a command, so they are dynamic.
+    """
+    out: list[str] = []
+    i, n = 0, len(value)
+    while i < n:
+        c = value[i]
+        if c == "'":
+            j = value.find("'", i + 1)
+            j = n if j < 0 else j
+            out.append(value[i + 1 : j])
+            i = j + 1
+        elif c == '"':
+            j = i + 1
+            buf = []
+            while j < n and value[j] != '"':
+                if value[j] == "\\" and j + 1 < n:
+                    nxt = value[j + 1]
+                    buf.append("" if nxt == "\n" else (nxt if nxt in '"\\$`' else "\\" + nxt))
+                    j += 2
+                    continue
+                buf.append(value[j])
+                j += 1
+            if "`" in "".join(buf):
+                raise Dynamic("`command`")
+            out.append(expand("".join(buf), env))
+            i = j + 1
+        elif c == "`":
+            raise Dynamic("`command`")
+        elif c == "\\" and i + 1 < n:
+            out.append("" if value[i + 1] == "\n" else value[i + 1])
+            i += 2
+        else:
+            j = i
+            while j < n and value[j] not in "'\"`\\":
+                j += 1
+            out.append(expand(value[i:j], env))
+            i = j
+    return "".join(out)
