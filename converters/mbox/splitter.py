@@ -4,8 +4,11 @@ The file is read line by line through a buffered binary reader, so memory is
 bounded by the largest single message, whatever the file size.  The rules:
 
 * a separator is a From_ line with a valid date (see ``fromline``) that
-  follows a blank line or starts the file, as UW c-client requires; a dated
-  From_ line right after text stays in the body and is reported;
+  follows a blank line or starts the file, as UW c-client requires.  A dated
+  From_ line right after text starts a message only when a header field
+  follows it (procmail writes no blank line after a message without a final
+  line end, so real spools hold such joins), with a warning; otherwise it
+  stays in the body and is reported;
 * a ``Content-Length`` header (mboxcl/mboxcl2) is trusted only when the body
   it measures ends exactly at end of file or at a separator (optionally after
   one blank line); otherwise it is ignored and reported;
@@ -27,6 +30,7 @@ from converters.mbox.fromline import FromStamp, is_separator, parse_from_line
 
 BOM = b"\xef\xbb\xbf"
 _BLANK = (b"\n", b"\r\n")
+_FIELD = re.compile(rb"[\x21-\x39\x3b-\x7e]+:")
 _CONTENT_LENGTH = re.compile(rb"content-length:[ \t]*(\S*)[ \t]*\r?\n?", re.IGNORECASE)
 
 
@@ -81,6 +85,15 @@ def _content_length_fits(f: BinaryIO, target: int, size: int) -> bool:
             second = f.readline()
             return second == b"" or is_separator(second)
         return is_separator(first)
+    finally:
+        f.seek(here)
+
+
+def _header_follows(f: BinaryIO) -> bool:
+    """True when the line after the current file position is a header field (position kept)."""
+    here = f.tell()
+    try:
+        return _FIELD.match(f.readline()) is not None
     finally:
         f.seek(here)
 
@@ -141,8 +154,10 @@ def split_messages(f: BinaryIO, *, start: int, first_line: int, size: int) -> It
             at_length_end = msg.content_length_end == off
             inside_length = msg.content_length_end is not None and off < msg.content_length_end
             stamp = parse_from_line(line)
+            unspaced = (stamp is not None and not inside_length and last_blank is None
+                        and not msg.junk and not at_length_end and _header_follows(f))
             if stamp is not None and not inside_length and (
-                last_blank is not None or msg.junk or at_length_end
+                last_blank is not None or msg.junk or at_length_end or unspaced
             ):
                 if msg.junk and not msg.content.strip():
                     carried = [Note(
@@ -158,6 +173,15 @@ def split_messages(f: BinaryIO, *, start: int, first_line: int, size: int) -> It
                 if carried:
                     new.offset = msg.offset
                     new.notes.extend(carried)
+                if unspaced:
+                    new.notes.append(Note(
+                        "mbox-unspaced-from",
+                        "this From_ line has no empty line before it but is followed by a "
+                        "header, so a new message starts here (procmail writes no empty line "
+                        "after a message that lacks a final line end)",
+                        "check that this and the previous message are whole",
+                        severity="warning",
+                    ))
                 msg = new
                 last_blank = None
                 continue
