@@ -194,7 +194,7 @@ def _pipe(cmd: str, flags: str, env: dict[str, object], site: Site) -> Plan:
 
 def _reply_text(cmd: str, env: dict[str, object], site: Site) -> tuple[str, str | None, bool]:
     """The autoreply body: ``echo "..."`` text or a ``cat file`` in the command."""
-    m = re.search(r"\bcat\s+(\S+)", cmd)
+    m = re.search(r"\bcat\s+([^\s;|)]+)", cmd)
     if m:
         try:
             old = unquote(m.group(1), env)

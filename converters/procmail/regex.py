@@ -272,6 +272,12 @@ def _header_branch(toks: list[Tok], comparator: str) -> Translated:
     names, rest, colon = parsed
     if colon:
         return value_test("header", string_list(names), rest, comparator)
+    if names[0].lower() == "from" and rest and rest[0] == Tok("lit", " "):
+        # ^From x : the From_ envelope line, which sendmail writes from the envelope sender.
+        result = value_test("envelope :all", quote("from"), rest[1:], comparator)
+        result.requires |= {"envelope"}
+        result.caveat = "the From_ line is tested as the envelope sender"
+        return result
     # ^From.*x : header names that merely start with the text, and the From_ line.
     if not rest or rest[0].kind not in ("any", "class") or len(names) != 1:
         raise Untranslatable("a header-name prefix without ':' that Sieve cannot enumerate")

@@ -197,8 +197,10 @@ class Translator:
                     if cav == "BODY-REGEX" else cav)
             self.finding(sev, rc.path, r.pos.line, r.text, text, code="procmail-pattern")
         reason = reason or conds.reason
+        if conds.capture is not None and not reason:
+            self.env["MATCH"] = "${MATCH}"
         plan = Plan()
-        if not reason and isinstance(r.action, Block) is False:
+        if not reason and not isinstance(r.action, Block):
             plan = plan_action(r.action.text, flags, self.env, self.site)
         if reason:
             self.finding("warning", rc.path, r.pos.line, self._recipe_text(r), reason,
@@ -241,7 +243,6 @@ class Translator:
         if conds.capture is not None:
             s.requires.add("variables")
             s.add(f'set "MATCH" "${{{conds.capture}}}";  {comment(f"from {src}")}')
-            self.env["MATCH"] = "${MATCH}"
         if isinstance(r.action, Block):
             self._block(r, rc, depth, flags)
         else:
