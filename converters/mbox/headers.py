@@ -27,6 +27,7 @@ import base64
 import re
 from dataclasses import dataclass, field
 
+from converters.mbox.lineends import crlf
 from converters.mbox.splitter import Note
 
 #: Fields that are mbox storage, not message content (c-client hides them).
@@ -34,6 +35,7 @@ METADATA_FIELDS = frozenset(
     {b"status", b"x-status", b"x-keywords", b"x-uid", b"x-imap", b"x-imapbase", b"content-length"}
 )
 _FIELD_NAME = re.compile(rb"[\x21-\x39\x3b-\x7e]+:")
+_FIELD_LINE = re.compile(rb"^[\x21-\x39\x3b-\x7e]+:", re.MULTILINE)
 _HIGH = re.compile(rb"[\x80-\xff]")
 _WORDS = re.compile(rb"([ \t]+)")
 #: Payload bytes per encoded-word so that ``=?UTF-8?B?...?=`` stays within 75 characters.
@@ -143,41 +145,40 @@ def clean_header(section: bytes, has_end: bool) -> HeaderResult:
 
     ``has_end`` says whether the message had an empty line after it.
     """
-    lines = section.split(b"\n")
-    if lines and lines[-1] == b"":
-        lines.pop()
-        terminated = True
-    else:
-        terminated = not lines
-    lines = [ln[:-1] if ln.endswith(b"\r") else ln for ln in lines]
+    terminated = not section or section.endswith(b"\n")
     notes: list[Note] = []
-    kinds = [_kind(ln) for ln in lines]
-    rest: list[bytes] = []
-    for n, kind in enumerate(kinds):
-        if kind != "bad":
-            continue
-        shown = lines[n].decode("latin-1")[:60]
-        if "field" in kinds[n + 1:]:
-            lines[n] = b"X-Invalid-Header: " + lines[n]
+    last_field = max((m.start() for m in _FIELD_LINE.finditer(section)), default=-1)
+    lines: list[bytes] = []
+    rest = b""
+    pos = 0
+    while pos < len(section):
+        newline = section.find(b"\n", pos)
+        end = len(section) if newline < 0 else newline + 1
+        line = section[pos:end].rstrip(b"\n")
+        line = line[:-1] if line.endswith(b"\r") else line
+        if _kind(line) == "bad":
+            shown = line.decode("latin-1")[:60]
+            if last_field < end:
+                # nothing header-like follows: this is where the body really starts
+                rest = section[pos:]
+                notes.append(Note(
+                    "mbox-header-end",
+                    f"line {shown!r} is not a header field and no empty line came before it; "
+                    "the header section now ends there", "",
+                ))
+                break
+            line = b"X-Invalid-Header: " + line
             notes.append(Note(
                 "mbox-invalid-header",
                 f"header line {shown!r} is not a valid header field; kept as the value of an "
                 "X-Invalid-Header field", "",
             ))
-            continue
-        rest = lines[n:]
-        lines = lines[:n]
-        notes.append(Note(
-            "mbox-header-end",
-            f"line {shown!r} is not a header field and no empty line came before it; the header "
-            "section now ends there", "",
-        ))
-        break
+        lines.append(line)
+        pos = end
     result = HeaderResult(header=b"", has_end=has_end or bool(rest), rest=b"", notes=notes)
     if rest:
-        suffix = b"\r\n" if (terminated or has_end) else b""
-        result.rest = b"\r\n".join(rest) + suffix
-    elif not terminated and not has_end:
+        result.rest = crlf(rest)
+    elif not terminated:
         notes.append(Note("mbox-header-eol",
                           "the message ends inside its header without a line end; one was added"))
     kept: list[bytes] = []

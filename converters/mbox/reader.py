@@ -34,6 +34,7 @@ from converters.mbox.dates import internal_date
 from converters.mbox.flags import imap_keywords, message_flags
 from converters.mbox.fromline import is_separator
 from converters.mbox.headers import clean_header
+from converters.mbox.lineends import crlf
 from converters.mbox.splitter import Note, RawMessage, split_messages
 
 PSEUDO_SUBJECT = b"FOLDER INTERNAL DATA"
@@ -55,13 +56,6 @@ class MboxMessage:
     flags: tuple[str, ...]
     internaldate: datetime  # tz-aware
     findings: tuple[Finding, ...]
-
-
-def to_crlf(data: bytes | bytearray) -> bytes:
-    """Every LF (bare or after CR) as CRLF; a lone CR is left, Cyrus accepts it."""
-    if b"\r\n" in data:
-        data = data.replace(b"\r\n", b"\n")
-    return bytes(data.replace(b"\n", b"\r\n"))
 
 
 def _split_header(content: bytes) -> tuple[bytes, bool, int]:
@@ -123,7 +117,7 @@ def _build(raw: RawMessage, unescape_mboxrd: bool) -> _Built:
             parts.append(b"\r\n")
     body = content[body_start:]
     del content
-    parts.append(to_crlf(body))
+    parts.append(crlf(body))
     del body
     return _Built(b"".join(parts), flags, head.first, head.metadata, notes)
 

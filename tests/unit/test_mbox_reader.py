@@ -348,3 +348,21 @@ def test_every_changed_message_has_a_finding(name):
         original = METADATA.sub(b"", original)
         if m.data.replace(b"\r\n", b"\n") != original:
             assert m.findings, (name, m.line)
+
+
+def test_unspaced_from_line_followed_by_header_starts_a_message(tmp_path):
+    path = tmp_path / "joined"
+    first = b"From a@b Mon Jan  1 00:00:00 2001\nSubject: one\n\nno final newline\n"
+    path.write_bytes(first + b"From c@d Mon Jan  1 00:01:00 2001\nSubject: two\n\nx\n")
+    one, two = read_mbox(path)
+    assert one.data == b"Subject: one\r\n\r\nno final newline\r\n"
+    assert (two.offset, two.line) == (len(first), 5)
+    assert [(f.severity, f.code) for f in two.findings] == [("warning", "mbox-unspaced-from")]
+
+
+def test_unknown_zone_on_from_line_is_reported(tmp_path):
+    path = tmp_path / "zone"
+    path.write_bytes(b"From a@b Mon Jan  1 10:00:00 XYZ 2001\nSubject: z\n\nx\n")
+    (msg,) = read_mbox(path, default_tz=timezone(timedelta(hours=3)))
+    assert msg.internaldate == datetime(2001, 1, 1, 7, 0, tzinfo=UTC)
+    assert codes(msg) == ["mbox-date-zone"] and "'XYZ'" in msg.findings[0].reason
