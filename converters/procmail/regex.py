@@ -45,7 +45,11 @@ _FROM_LINE_CAVEAT = (
 
 @dataclass(frozen=True)
 class Tok:
-    """One regex token: kind is lit, any, class, (, ), |, *, +, ?, bol, eol, bos, wbs, wbe, split."""
+    """One regex token.
+
+    kind is lit, any, class, ``(``, ``)``, ``|``, ``*``, ``+``, ``?``, bol, eol, bos
+    (``^^``), wbs/wbe (``\\<``/``\\>``) or split (``\\/``).
+    """
 
     kind: str
     text: str = ""
@@ -74,7 +78,8 @@ def tokenize(rx: str) -> list[Tok]:
         c = rx[i]
         if c == "\\":
             nxt = rx[i + 1] if i + 1 < n else "\\"
-            toks.append({"<": Tok("wbs"), ">": Tok("wbe"), "/": Tok("split")}.get(nxt, Tok("lit", nxt)))
+            special = {"<": Tok("wbs"), ">": Tok("wbe"), "/": Tok("split")}
+            toks.append(special.get(nxt, Tok("lit", nxt)))
             i += 2
             continue
         if c == "^":

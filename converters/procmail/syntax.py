@@ -25,7 +25,7 @@ class Pos:
 
 @dataclass(frozen=True)
 class Assignment:
-    """``NAME=value`` (``kind="value"``), ``NAME=|cmd`` (``"pipe"``) or bare ``NAME`` (``"unset"``)."""
+    """``NAME=value`` ("value"), ``NAME=|cmd`` ("pipe") or a bare ``NAME`` ("unset")."""
 
     name: str
     value: str
