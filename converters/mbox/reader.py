@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
+from typing import BinaryIO
 
 from converters.finding import Finding, InputError
 from converters.mbox.dates import internal_date
@@ -123,14 +124,19 @@ def _build(raw: RawMessage, unescape_mboxrd: bool) -> _Built:
 
 
 def _is_pseudo(raw: RawMessage, built: _Built) -> bool:
-    """The UW c-client folder bookkeeping message (first in file, X-IMAP header)."""
-    return (raw.offset == 0 and not raw.junk and (
-        b"x-imap" in built.metadata or PSEUDO_SUBJECT in built.first.get(b"subject", b"")))
+    """The UW c-client folder bookkeeping message: first in the file, with an X-IMAP header
+    (or, if that was lost, its subject and MAILER-DAEMON as sender)."""
+    if raw.offset != 0 or raw.junk or raw.stamp is None:
+        return False
+    return b"x-imap" in built.metadata or (
+        raw.stamp.sender == b"MAILER-DAEMON"
+        and PSEUDO_SUBJECT in built.first.get(b"subject", b""))
 
 
 def _finding(display: str, raw: RawMessage, note: Note) -> Finding:
+    """The shared Finding for a note on one message, located by its From_ line."""
     return Finding(
-        severity=note.severity,  # type: ignore[arg-type]
+        severity=note.severity,
         file=display,
         line=raw.line,
         text=raw.from_line.decode("utf-8", "replace"),
@@ -140,7 +146,7 @@ def _finding(display: str, raw: RawMessage, note: Note) -> Finding:
     )
 
 
-def _open_at(path: Path, start: int, display: str):
+def _open_at(path: Path, start: int, display: str) -> tuple[BinaryIO, int, int]:
     """Open the file and find the line number of ``start``, checking it is a line start."""
     f = open(path, "rb")  # noqa: SIM115 - closed by read_mbox
     size = os.fstat(f.fileno()).st_size

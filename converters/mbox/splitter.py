@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
+from converters.finding import Severity
 from converters.mbox.fromline import FromStamp, is_separator, parse_from_line
 
 BOM = b"\xef\xbb\xbf"
@@ -41,7 +42,7 @@ class Note:
     code: str
     reason: str
     suggestion: str = ""
-    severity: str = "info"
+    severity: Severity = "info"
 
 
 @dataclass
