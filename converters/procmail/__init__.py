@@ -80,10 +80,8 @@ def convert_user(*, user: str, home: Path, procmailrc: Path | None = None,
                 "translated", "decide whether the user wants these rules now",
                 "procmail-unused", user))
     finish(tr, rc_label)
-    if fwd is not None and not fwd.keeps:
-        out.script.note(f"{fwd.entries[0].pos.file if fwd.entries else '.forward'}: no local "
-                        "delivery in .forward, so the message is not kept")
-        out.script.add("discard;")
+    if fwd is not None and fwd.entries and not fwd.keeps:
+        out.script.add(f"discard;  # no local delivery in {fwd.entries[0].pos.file}")
     return _result(out, rc_label)
 
 

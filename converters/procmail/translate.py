@@ -51,6 +51,7 @@ class Translator:
         self.out = out
         self.script = out.script
         self.stack: list[str] = []
+        self.cloning = 0
 
     # -- findings -----------------------------------------------------------
 
@@ -189,6 +190,8 @@ class Translator:
             self.finding("info", rc.path, r.pos.line, r.text, "local lockfile dropped: Cyrus "
                          "locks its mailboxes", code="procmail-lock")
         flags = r.flags if ("H" in r.flags or "B" in r.flags) else r.flags + "H"
+        if self.cloning and "c" not in flags:
+            flags += "c"
         conds = combine([condition(c.text, flags, self.env) for c in r.conditions])
         for cav in dict.fromkeys(conds.caveats):
             sev = "warning" if cav == "BODY-REGEX" else "info"
@@ -222,7 +225,7 @@ class Translator:
             self.out.translated += 1
         s.requires |= conds.requires | plan.requires
         for f in plan.folders:
-            if f not in self.out.folders:
+            if f not in self.out.folders and f != "INBOX":
                 self.out.folders.append(f)
         head = None
         if tests:
@@ -259,7 +262,12 @@ class Translator:
                          "clone itself: the copy runs the block and then the rest of the file "
                          "too; Sieve runs once, so deliveries inside are made with :copy",
                          "check that each message lands where expected", "procmail-clone")
-        self.items(r.action.items, rc, depth + 1)
+            self.cloning += 1
+        try:
+            self.items(r.action.items, rc, depth + 1)
+        finally:
+            if "c" in flags:
+                self.cloning -= 1
 
     def _emit_plan(self, plan: Plan, flags: str, src: str) -> None:
         s = self.script
@@ -342,7 +350,7 @@ def finish(tr: Translator, label: str) -> None:
     spool = tr.site.spool_paths() | {str(tr.env.get("ORGMAIL", ""))}
     if default == "/dev/null":
         s.note("end of rc: $DEFAULT is /dev/null")
-        s.add("discard;")
+        s.add("discard;  # $DEFAULT is /dev/null")
         tr.finding("info", label, None, "DEFAULT=/dev/null", "mail no rule delivered was "
                    "thrown away by procmail ($DEFAULT=/dev/null); the script discards it too",
                    code="procmail-default")
