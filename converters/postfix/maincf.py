@@ -1,0 +1,42 @@
+"""The main.cf settings the generated tables rely on, as ``postconf -e`` arguments.
+
+These are not optional decoration: without ``recipient_delimiter = +`` the
+pcre +detail rules never see a split address, and with the default
+``propagate_unmatched_extensions = canonical, virtual`` Postfix would append
++detail to every hash match, which sendmail did only where ``%3`` said so.
+Restriction order matters too: client OKs (sendmail RELAY) must come before
+reject_unauth_destination.
+"""
+
+from __future__ import annotations
+
+
+def main_cf_lines(config_dir: str, *, relay_domains: list[str], has: set[str]) -> list[str]:
+    """``postconf -e`` arguments, one per line; ``has`` names the tables that are not empty."""
+    d = config_dir.rstrip("/")
+    lines = [
+        "recipient_delimiter = +",
+        "propagate_unmatched_extensions = canonical",
+        "mydestination = localhost",
+        f"alias_maps = hash:{d}/aliases",
+        f"alias_database = hash:{d}/aliases",
+        f"virtual_alias_maps = hash:{d}/virtual, pcre:{d}/virtual.pcre",
+    ]
+    if "transport" in has:
+        lines.append(f"transport_maps = hash:{d}/transport")
+    if "generic" in has:
+        lines.append(f"smtp_generic_maps = hash:{d}/generic")
+    if relay_domains:
+        lines.append("relay_domains = " + ", ".join(relay_domains))
+    restrictions = []
+    if "client_access" in has:
+        restrictions.append(f"check_client_access hash:{d}/client_access")
+    restrictions += ["permit_mynetworks", "reject_unauth_destination"]
+    recipient = f"check_recipient_access hash:{d}/recipient_access"
+    if "recipient_access.pcre" in has:
+        recipient += f", pcre:{d}/recipient_access.pcre"
+    restrictions.append(recipient)
+    lines.append("smtpd_recipient_restrictions = " + ", ".join(restrictions))
+    if "sender_access" in has:
+        lines.append(f"smtpd_sender_restrictions = check_sender_access hash:{d}/sender_access")
+    return lines
