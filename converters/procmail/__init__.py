@@ -73,13 +73,13 @@ def convert_user(*, user: str, home: Path, procmailrc: Path | None = None,
     if rc_path.is_file():
         if run_rc:
             tr.run_rc(parse_file(rc_path, out.findings, rc_label))
+            finish(tr, rc_label)
         else:
             out.findings.append(Finding(
                 "warning", rc_label, None, "", "the old MTA never ran this procmailrc (no "
                 "FEATURE(local_procmail) and no |procmail in ~/.forward), so it is not "
                 "translated", "decide whether the user wants these rules now",
                 "procmail-unused", user))
-    finish(tr, rc_label)
     if fwd is not None and fwd.entries and not fwd.keeps:
         out.script.add(f"discard;  # no local delivery in {fwd.entries[0].pos.file}")
     return _result(out, rc_label)
