@@ -90,12 +90,15 @@ def _separator_needed(fd: int, size: int) -> bytes:
 
 
 def append_message(path: Path, data: bytes, *, sender: str, date: datetime,
-                   lock_timeout: float = 60.0) -> None:
+                   lock_timeout: float = 60.0) -> int:
     """Append one message to an mbox spool the way a sendmail/procmail local delivery would.
 
     From_ line, LF line endings, mboxrd >From quoting of body lines, blank line
     after; with fcntl + dotlock locking; fsync.  Used by rollback to return
     mail to the old spool.  The file is created (mode 0600) if missing.
+    Returns the byte offset of the new From_ line (what ``read_mbox`` will
+    report as the message's offset; one or two line ends may precede it when
+    the file did not end with an empty line).
     """
     entry = mbox_entry(data, sender=sender, date=date)
     with dotlock(Path(path), lock_timeout):
@@ -103,7 +106,8 @@ def append_message(path: Path, data: bytes, *, sender: str, date: datetime,
         try:
             fcntl.lockf(fd, fcntl.LOCK_EX)
             size = os.fstat(fd).st_size
-            out = memoryview(_separator_needed(fd, size) + entry)
+            gap = _separator_needed(fd, size)
+            out = memoryview(gap + entry)
             try:
                 while out:
                     out = out[os.write(fd, out):]
@@ -113,3 +117,4 @@ def append_message(path: Path, data: bytes, *, sender: str, date: datetime,
                 raise
         finally:
             os.close(fd)
+    return size + len(gap)

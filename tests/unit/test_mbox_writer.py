@@ -74,7 +74,8 @@ def test_from_line_uses_host_local_time(monkeypatch):
 def test_separator_before_the_new_message(tmp_path, existing, gap):
     spool = tmp_path / "spool"
     spool.write_bytes(existing)
-    append_message(spool, MESSAGES[0], sender="a@b", date=WHEN)
+    offset = append_message(spool, MESSAGES[0], sender="a@b", date=WHEN)
+    assert offset == len(existing) + len(gap)
     assert spool.read_bytes() == existing + gap + mbox_entry(MESSAGES[0], sender="a@b",
                                                              date=WHEN)
 
