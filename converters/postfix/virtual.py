@@ -42,6 +42,8 @@ from converters.sendmail.site import SendmailSite
 from converters.sendmail.virtusertable import VirtuserEntry, lookup
 
 DEFAULT_FORMS = frozenset({"domain", "default_plus", "default_star"})
+#: What sendmail answered at RCPT time for a local name that led nowhere.
+UNKNOWN_USER = "550 5.1.1 User unknown"
 P_USER = "zzuserzz"
 P_DETAIL = "zzdetailzz"
 
@@ -92,7 +94,9 @@ class _Builder:
         targets = self.writer.addresses(res.deliveries, origin, text)
         if targets:
             self.out.rows[address] = targets
-            self.out.origins[address] = f"{origin[0]}:{origin[1]}" if origin[1] else origin[0]
+        else:
+            self.out.rejections[address] = UNKNOWN_USER
+        self.out.origins[address] = f"{origin[0]}:{origin[1]}" if origin[1] else origin[0]
 
     def origin_of(self, local: str, domain: str) -> tuple[tuple[str, int | None], str]:
         entry = self.site.virtuser_index.get(f"{local}@{domain}")
@@ -189,7 +193,7 @@ class _Builder:
         targets = self.writer.addresses(res.deliveries, where,
                                         value_entry.text if value_entry else address)
         if not targets:
-            return None
+            return PcreRule(pattern, None, UNKNOWN_USER, origin)
         rhs = ", ".join(rhs_literal(t) for t in targets)
         for placeholder, ref in groups.items():
             rhs = rhs.replace(placeholder, ref)
@@ -226,8 +230,11 @@ class _Builder:
                 rules.append(PcreRule(rf"^{user}\+([^@]*)@{dom}$", rhs_literal(target), None,
                                       "/etc/passwd"))
                 continue
-            rule = self.pattern_result(f"{name}+{P_DETAIL}@{domain}", {P_DETAIL: "${1}"},
-                                       star, rf"^{user}\+([^@]*)@{dom}$")
+            if plus is None:
+                rule = self.pattern_result(f"{name}+{P_DETAIL}@{domain}", {P_DETAIL: "${1}"},
+                                           star, rf"^{user}\+([^@]*)@{dom}$")
+            else:
+                rule = self.pattern_result(f"{name}+@{domain}", {}, star, rf"^{user}\+@{dom}$")
             fallback = self.out.rows.get(address) or (None if defaults_plus else
                                                       self.out.rows.get(f"@{domain}"))
             if rule is None or (rule.reject and f"{name}@{domain}" not in keys
