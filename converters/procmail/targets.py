@@ -2,8 +2,9 @@
 
 procmail resolves a folder against ``$MAILDIR``; ``dir/`` is a maildir,
 ``dir/.`` an MH folder, anything else an mbox file whose parent directory
-must already exist (procmail does not create it, the delivery fails and
-processing falls through).  The rc files name old absolute paths
+must already exist.  procmail creates a maildir or MH directory itself but
+never the directory above any folder: then the delivery fails and
+processing falls through.  The rc files name old absolute paths
 (``/home/alice``); the copied tree is somewhere else on disk now, so every
 path is looked up through :class:`Site`.
 """
@@ -57,7 +58,6 @@ def resolve(site: Site, raw: str, maildir: str, inbox_paths: set[str]) -> Target
     """Resolve one expanded folder name as procmail would, in the current MAILDIR."""
     if raw == "/dev/null":
         return Target("discard")
-    style = "maildir" if raw.endswith("/") else "mh" if raw.endswith("/.") else "mbox"
     path = raw if raw.startswith("/") else posixpath.join(maildir, raw)
     norm = posixpath.normpath(path)
     if norm in inbox_paths or norm in site.spool_paths():
@@ -66,7 +66,8 @@ def resolve(site: Site, raw: str, maildir: str, inbox_paths: set[str]) -> Target
     if disk is None:
         return Target("outside", reason=f"{norm} is outside the home directory, so no IMAP "
                                         "folder corresponds to it")
-    if style == "mbox" and "${" not in norm:
+    if "${" not in norm:
+        # procmail creates a maildir's or MH folder's own directory, never its parent.
         parent = disk.parent
         if not parent.is_dir():
             return Target("fail", reason=f"the directory {posixpath.dirname(norm)} does not "

@@ -1,0 +1,182 @@
+"""Run the real procmail on an rc file and a message, and say where the message went.
+
+The oracle half of the procmail -> Sieve differential tests: it runs
+``/usr/bin/procmail -m RCFILE`` with HOME, MAILDIR and DEFAULT inside a
+temporary directory, with ``$SENDMAIL`` and any named pipe programs replaced
+by a recorder script, and reports the outcome as folders written (relative
+to HOME, maildir as ``dir/`` and MH as ``dir/.``), forwards, autoreplies,
+programs run, and whether the message reached $DEFAULT (the inbox).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from email.parser import BytesHeaderParser
+from pathlib import Path
+
+PROCMAIL = "/usr/bin/procmail"
+
+_RECORDER = """#!/bin/sh
+# Records one call: arguments on the first line, standard input after it.
+n=$(ls "{calls}" | wc -l)
+f="{calls}/$n.{name}"
+printf '%s\\n' "$*" > "$f"
+cat >> "$f"
+"""
+_PASSTHROUGH = """#!/bin/sh
+cat
+"""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Where procmail put one message."""
+
+    inbox: bool
+    folders: tuple[str, ...]
+    forwards: tuple[str, ...]
+    autoreplies: tuple[str, ...]
+    programs: tuple[str, ...]
+    exit_code: int
+    log: str
+
+    @property
+    def discarded(self) -> bool:
+        """Accepted (exit 0) but delivered nowhere, e.g. to /dev/null."""
+        return self.exit_code == 0 and not (
+            self.inbox or self.folders or self.forwards or self.programs)
+
+
+def available() -> bool:
+    """True when the procmail binary is installed."""
+    return os.access(PROCMAIL, os.X_OK)
+
+
+def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
+    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns)
+            for p in root.rglob("*") if p.is_file()}
+
+
+def _folder_name(rel: str, home: Path) -> str:
+    """Name a written file as the folder procmail delivered to."""
+    m = re.match(r"^(.*)/(new|cur|tmp)/[^/]+$", rel)
+    if m:
+        return m.group(1) + "/"
+    m = re.match(r"^(.*)/(\d+)$", rel)
+    if m:
+        return m.group(1) + "/."
+    m = re.match(r"^(.*)/msg\.[^/]+$", rel)
+    if m and (home / m.group(1)).is_dir():
+        return m.group(1)
+    return rel
+
+
+def run_procmail(rc_text: str, message: bytes, *, user: str = "alice",
+                 dirs: Iterable[str] = (), files: Mapping[str, str] | None = None,
+                 record: Iterable[str] = ("vacation", "lpr"),
+                 passthrough: Iterable[str] = ("spamc", "spamassassin"),
+                 timeout: float = 30) -> Outcome:
+    """Deliver ``message`` with ``rc_text`` as the user's rc file and report the outcome.
+
+    ``dirs``/``files`` are created in HOME first (folder parents matter to
+    procmail).  Programs named in ``record`` are replaced by the recorder;
+    those in ``passthrough`` copy stdin to stdout (filters that change nothing).
+    """
+    with tempfile.TemporaryDirectory(prefix="procmail-oracle-") as tmp:
+        root = Path(tmp)
+        home, calls, stubs = root / user, root / "calls", root / "bin"
+        for d in (home, calls, stubs):
+            d.mkdir()
+        for d in dirs:
+            (home / d).mkdir(parents=True, exist_ok=True)
+        for name, text in (files or {}).items():
+            (home / name).parent.mkdir(parents=True, exist_ok=True)
+            (home / name).write_text(text)
+        for name in ["sendmail", *record]:
+            _script(stubs / name, _RECORDER.format(calls=calls, name=name))
+        for name in passthrough:
+            _script(stubs / name, _PASSTHROUGH)
+        rc = home / ".procmailrc"
+        rc.write_text(rc_text)
+        spool = root / "spool"
+        log = root / "procmail.log"
+        before = _snapshot(home)
+        env = {"PATH": f"{stubs}:/usr/bin:/bin", "LOGNAME": user, "USER": user,
+               "HOME": str(home), "SHELL": "/bin/sh"}
+        args = [PROCMAIL, "-m", f"PATH={env['PATH']}", f"HOME={home}", f"MAILDIR={home}",
+                f"DEFAULT={spool}",
+                f"ORGMAIL={spool}", f"SENDMAIL={stubs / 'sendmail'}", f"LOGFILE={log}",
+                f"LOGNAME={user}", "VERBOSE=no", str(rc)]
+        proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env=env, cwd=home,
+                                start_new_session=True)
+        proc.communicate(message, timeout=timeout)
+        _wait_for_session(proc.pid, timeout)
+        after = _snapshot(home)
+        changed = sorted(k for k, v in after.items() if before.get(k) != v and k != ".procmailrc")
+        folders = tuple(dict.fromkeys(_folder_name(c, home) for c in changed))
+        forwards, replies, programs = _calls(calls)
+        return Outcome(
+            inbox=spool.exists() and spool.stat().st_size > 0,
+            folders=folders,
+            forwards=forwards,
+            autoreplies=replies,
+            programs=programs,
+            exit_code=proc.returncode,
+            log=log.read_text(errors="replace") if log.exists() else "",
+        )
+
+
+def _wait_for_session(sid: int, timeout: float) -> None:
+    """procmail does not wait for pipe programs (without w): wait for its whole session."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        alive = False
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[3]) == sid and fields[0] != "Z":
+                alive = True
+                break
+        if not alive:
+            return
+        time.sleep(0.05)
+
+
+def _script(path: Path, text: str) -> None:
+    path.write_text(text)
+    path.chmod(0o755)
+
+
+def _calls(calls: Path) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """Sort recorded calls into forwards, autoreplies (sendmail -t) and other programs."""
+    forwards: list[str] = []
+    replies: list[str] = []
+    programs: list[str] = []
+    for f in sorted(calls.iterdir(), key=lambda p: int(p.name.split(".")[0])):
+        name = f.name.split(".", 1)[1]
+        data = f.read_bytes()
+        argline, _, body = data.partition(b"\n")
+        args = argline.decode(errors="replace").split()
+        if name != "sendmail":
+            programs.append(name)
+        elif "-t" in args:
+            headers = BytesHeaderParser().parsebytes(body)
+            replies.append(str(headers.get("To", "")).strip())
+        else:
+            forwards += [a for a in args if not a.startswith("-")]
+    return tuple(forwards), tuple(replies), tuple(programs)
+
+
+def which_procmail() -> str | None:
+    """The procmail found on PATH, for messages when the fixed path is missing."""
+    return shutil.which("procmail")
