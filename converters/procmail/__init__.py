@@ -24,6 +24,9 @@ from .variables import defaults
 
 __all__ = ["SieveConversion", "convert_user", "convert_procmailrc"]
 
+#: Cyrus' default ``sieve_maxscriptsize`` (32 KB, lib/imapoptions).
+SIEVE_MAX_SCRIPT_SIZE = 32 * 1024
+
 
 @dataclass(frozen=True)
 class SieveConversion:
@@ -157,4 +160,10 @@ def _result(out: Translation, label: str) -> SieveConversion:
         findings.append(Finding("error", label, None, "", f"the generated Sieve does not parse: "
                                 f"{error}", "report this as a translator bug",
                                 "sieve-invalid"))
+    if len(text.encode()) > SIEVE_MAX_SCRIPT_SIZE:
+        findings.append(Finding("warning", label, None, "", f"the script is "
+                                f"{len(text.encode())} bytes, over Cyrus' default "
+                                f"sieve_maxscriptsize of {SIEVE_MAX_SCRIPT_SIZE} bytes",
+                                "raise sieve_maxscriptsize or shorten the rules",
+                                "sieve-too-large"))
     return SieveConversion(text, tuple(findings), out.total, out.translated, tuple(out.folders))

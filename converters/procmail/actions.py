@@ -9,6 +9,7 @@ Sieve form and is reported.
 
 from __future__ import annotations
 
+import posixpath
 import re
 import shlex
 from dataclasses import dataclass, field
@@ -82,7 +83,8 @@ def _folders(text: str, flags: str, env: dict[str, object], site: Site) -> Plan:
     try:
         names = [unquote(w, env) for w in _words(text)]
         maildir = expand("$MAILDIR", env)
-        inbox = {expand("$DEFAULT", env), expand("$ORGMAIL", env)}
+        inbox = {posixpath.normpath(posixpath.join(maildir, expand(f"${v}", env)))
+                 for v in ("DEFAULT", "ORGMAIL")}
     except Dynamic as exc:
         return Plan(translated=False, notes=[Note(
             "warning", f"the folder name uses {exc}, known only at delivery time",

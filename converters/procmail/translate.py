@@ -126,11 +126,13 @@ class Translator:
         if name in ("INCLUDERC", "SWITCHRC"):
             self.include(a, rc, value, switch=name == "SWITCHRC")
         elif name == "HOST":
-            self.script.note(f"{rc.path}:{a.pos.line}: HOST={value}: procmail stops this rc "
-                             "file when HOST is not the host name")
-            self.finding("info", *where, "HOST= names another host, which makes procmail stop "
-                         "reading this rc file; translated as stop", code="procmail-host")
-            self.script.add(f"stop;  {comment(f'from {rc.path}:{a.pos.line}')}")
+            self.finding("warning", *where, "HOST= not naming the old host makes procmail "
+                         "stop at once without delivering to $DEFAULT: the message was lost "
+                         "(checked with procmail 3.22); translated as discard and stop",
+                         "if the old host was really named this, delete the discard",
+                         "procmail-host")
+            self.script.add(f"discard;  {comment(f'HOST={value} from {rc.path}:{a.pos.line}')}")
+            self.script.add("stop;")
         elif name in _LOGGING:
             self.finding("info", *where, f"{name} (procmail logging) has no Sieve "
                          "counterpart; Cyrus logs deliveries itself", code="procmail-logging")

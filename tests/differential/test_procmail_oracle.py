@@ -67,3 +67,8 @@ def test_autoreply_and_pipe_are_recorded() -> None:
     out = run_procmail(rc, MESSAGE)
     assert len(out.autoreplies) == 1 and "bob@example.org" in out.autoreplies[0]
     assert out.programs == ("lpr",) and not out.inbox
+
+
+def test_host_mismatch_loses_the_message() -> None:
+    out = run_procmail("HOST=elsewhere.invalid\n:0\nhit\n", MESSAGE)
+    assert out.exit_code == 0 and not out.inbox and not out.folders
