@@ -62,7 +62,16 @@ def translate(site: SendmailSite, *, home_domain: dict[str, str],
 
     hash_rows = [(a, t) for a, t in virtual.rows.items() if not any(c.isspace() for c in a)]
     rejections = {**mt_rejections, **virtual.rejections}
-    recipient = [f"{k}\t{v}" for k, v in rejections.items()] + access.recipient
+    recipient = [f"{k}\t{v}" for k, v in rejections.items()]
+    for line in access.recipient:
+        key = line.split("\t", 1)[0]
+        if key in rejections:
+            findings.append(Finding(
+                "info", "/etc/mail/access", None, line,
+                f"To:{key} repeats a virtusertable/mailertable answer; that one is kept",
+                code="PF032", subject=key))
+            continue
+        recipient.append(line)
     files = {
         "virtual": _table([f"{a}\t{', '.join(t)}" for a, t in hash_rows],
                           "virtual_alias_maps (hash): exact addresses of the old site"),
@@ -86,8 +95,16 @@ def translate(site: SendmailSite, *, home_domain: dict[str, str],
             "\nmore specific patterns of the same domain from being rejected")
     has = {name for name, text in files.items()
            if any(ln and not ln.startswith("#") for ln in text.splitlines())}
-    relay = list(dict.fromkeys(list(site.relay_domains) + access.relay_domains))
-    relay = [r for r in relay if not r.replace(".", "").isdigit()]
+    relay = [r for r in dict.fromkeys(list(site.relay_domains) + access.relay_domains)
+             if not r.replace(".", "").isdigit()]
+    ours = [r for r in relay if r in site.routed_domains]
+    if ours:
+        findings.append(Finding(
+            "info", "/etc/mail/access", None, ", ".join(ours),
+            "relaying to our own domains needs no relay_domains entry (Postfix forbids a"
+            " domain in both relay_domains and a virtual domain class); left out",
+            code="PF033"))
+    relay = [r for r in relay if r not in ours]
     files["main.cf.postconf"] = "\n".join(main_cf_lines(config_dir, relay_domains=relay,
                                                         has=has)) + "\n"
     rows = tuple((a, ",".join(t)) for a, t in virtual.rows.items())

@@ -20,8 +20,9 @@ from converters.sendmail.maps import MapEntry
 Tag = Literal["connect", "from", "to", "untagged"]
 KNOWN_TAGS = {"connect": "connect", "from": "from", "to": "to"}
 #: Tags sendmail knows but that have no place in the Postfix tables we write.
-OTHER_TAGS = {"spam", "greet", "srv_features", "clt_features", "tls_srv", "tls_clt",
-              "try_tls", "auth", "qgrp", "mailfrom", "rcptto"}
+OTHER_TAGS = {"spam", "greetpause", "clientrate", "clientconn", "srv_features",
+              "clt_features", "tls_srv", "tls_clt", "try_tls", "auth", "qgrp", "mailfrom",
+              "rcptto"}
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,8 @@ def parse_action(value: str) -> tuple[str, str, str, str] | None:
         return "QUARANTINE", "", "", v.split(":", 1)[1].strip()
     if upper.startswith("ERROR:"):
         v = v.split(":", 1)[1].strip()
+        if len(v) >= 2 and v[0] == v[-1] == '"':
+            v = v[1:-1].strip()
         m = re.match(r"(\d\.\d{1,3}\.\d{1,3}):(\d{3})\s*(.*)$", v)
         if m:
             return "ERROR", m.group(2), m.group(1), m.group(3)

@@ -6,8 +6,8 @@ any number of virtusertable keys.  The policy (``mail_domains``):
 
 * the primary local domain is the first local-host-names entry that is a
   domain rather than a bare host name (it has a dot, is not localhost, not
-  an address literal and not the server's own host name); failing that, the
-  host name;
+  an address literal, not the server's own host name and not below another
+  class-w entry); failing that, the host name;
 * a user gets a virtual domain V as home when every address that reached
   their mailbox through virtusertable is in V, no alias or class-w entry
   named them, and they are not a mail user by the passwd policy (a policy
@@ -44,9 +44,15 @@ def is_routable_domain(site: SendmailSite, name: str) -> bool:
 
 
 def primary_domain(site: SendmailSite) -> str:
-    """First local-host-names entry that is a mail domain rather than a host name."""
-    for name in site.local_domains:
-        if is_routable_domain(site, name) and name != site.hostname:
+    """First local-host-names entry that is a mail domain rather than a host name.
+
+    A host name is the server's own name or a name below another class-w
+    entry (mx.example.org when example.org is local too).
+    """
+    names = [n for n in site.local_domains if is_routable_domain(site, n)]
+    for name in names:
+        below = any(name.endswith("." + other) for other in names)
+        if name != site.hostname and not below:
             return name
     return site.hostname
 

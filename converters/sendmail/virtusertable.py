@@ -160,7 +160,8 @@ def parse_virtusertable(entries: tuple[MapEntry, ...], routed_domains: frozenset
                 " sendmail never used this entry", "add the domain or delete the line",
                 code="SM033", subject=e.key))
             continue
-        if "," in e.value:
+        is_error = e.value.lower().startswith("error:")
+        if "," in e.value and not is_error:
             findings.append(Finding(
                 "warning", e.file, e.line, e.text,
                 "virtusertable value with several addresses; sendmail does not expand lists"
@@ -173,7 +174,7 @@ def parse_virtusertable(entries: tuple[MapEntry, ...], routed_domains: frozenset
                     f"unknown parameter %{m.group(1)} (sendmail substitutes nothing)",
                     code="SM032", subject=e.key))
         form, user = key_form(local)
-        value = e.value.split(",")[0].strip()
+        value = e.value if is_error else e.value.split(",")[0].strip()
         out.append(VirtuserEntry(e.key, form, user, domain, value, e.file, e.line, e.text))
     return tuple(out), tuple(findings)
 
