@@ -141,7 +141,8 @@ def _class_ere(text: str) -> str:
     return ("[^" if neg else "[") + chars + "]"
 
 
-def to_ere(toks: list[Tok], *, allow_eol_end: bool = True) -> tuple[str, int | None]:
+def to_ere(toks: list[Tok], *, allow_eol_end: bool = True,
+           check: bool = True) -> tuple[str, int | None]:
     """ERE for tokens that stay within one header value; returns (ere, capture group)."""
     out: list[str] = []
     groups = 0
@@ -180,7 +181,24 @@ def to_ere(toks: list[Tok], *, allow_eol_end: bool = True) -> tuple[str, int | N
             raise Untranslatable("'^^' anchors at the start or end of the whole header or body")
     if capture is not None:
         out.append(")")
+    if check:
+        _check_balanced(toks)
     return "".join(out), capture
+
+
+def _check_balanced(toks: list[Tok]) -> None:
+    """POSIX regcomp refuses unbalanced parentheses and a repeat with nothing to repeat."""
+    depth = 0
+    prev = None
+    for t in toks:
+        if t.kind in "*+?" and (prev is None or prev.kind in ("(", "|")):
+            raise Untranslatable(f"'{t.kind}' with nothing before it to repeat")
+        depth += {"(": 1, ")": -1}.get(t.kind, 0)
+        if depth < 0:
+            raise Untranslatable("unbalanced parentheses")
+        prev = t
+    if depth:
+        raise Untranslatable("unbalanced parentheses")
 
 
 def _is_ws_atom(t: Tok) -> bool:
@@ -371,6 +389,7 @@ def _body_branch(toks: list[Tok], comparator: str) -> Translated:
     if core and all(t.kind == "lit" for t in core):
         lit = "".join(t.text for t in core)
         return Translated(f"body{comparator} :raw :contains {quote(lit)}", {"body"})
+    _check_balanced(toks)
     ere = []
     for t in toks:
         if t.kind in ("bol", "eol"):
@@ -378,7 +397,7 @@ def _body_branch(toks: list[Tok], comparator: str) -> Translated:
         elif t.kind == "bos":
             raise Untranslatable("'^^' anchors at the start or end of the body")
         else:
-            ere.append(to_ere([t], allow_eol_end=False)[0])
+            ere.append(to_ere([t], allow_eol_end=False, check=False)[0])
     if any(t.kind == "split" for t in toks):
         raise Untranslatable("\\/ in a body pattern")
     return Translated(
