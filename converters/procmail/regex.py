@@ -253,6 +253,14 @@ def value_test(command: str, names: str, toks: list[Tok], comparator: str) -> Tr
 def _header_name(toks: list[Tok]) -> tuple[list[str], list[Tok], bool] | None:
     """``Name:`` or ``(A|B):`` after ``^``; returns names, rest, and whether a colon ended it."""
     i = 0
+    prefix = _optional_prefix(toks)
+    if prefix is not None:
+        word, rest = prefix
+        inner = _header_name(rest)
+        if inner is None:
+            return None
+        names, after, colon = inner
+        return [n for name in names for n in (name, word + name)], after, colon
     if toks and toks[0].kind == "(":
         names, cur = [], ""
         i = 1
@@ -281,6 +289,19 @@ def _header_name(toks: list[Tok]) -> tuple[list[str], list[Tok], bool] | None:
     if i < len(toks) and toks[i] == Tok("lit", ":"):
         return [name], toks[i + 1 :], True
     return [name], toks[i:], False
+
+
+def _optional_prefix(toks: list[Tok]) -> tuple[str, list[Tok]] | None:
+    """``(X-Envelope-)?`` before a header name: the literal prefix and what follows."""
+    if not toks or toks[0].kind != "(":
+        return None
+    i, word = 1, ""
+    while i < len(toks) and toks[i].kind == "lit" and re.fullmatch(r"[A-Za-z0-9_-]", toks[i].text):
+        word += toks[i].text
+        i += 1
+    if word and toks[i : i + 2] == [Tok(")"), Tok("?")]:
+        return word, toks[i + 2 :]
+    return None
 
 
 def _header_branch(toks: list[Tok], comparator: str) -> Translated:
@@ -339,7 +360,7 @@ def _macro(rx: str, comparator: str) -> Translated | None:
     for macro, boundary in (("^TO_", "[^-a-zA-Z0-9_.]"), ("^TO", "[^a-zA-Z]")):
         if rx.startswith(macro):
             rest = tokenize(rx[len(macro) :])
-            if any(t.kind == "|" for t in split_branches(rest)[0]) or len(split_branches(rest)) > 1:
+            if len(split_branches(rest)) > 1:
                 raise Untranslatable(f"an alternation after {macro}")
             names = string_list(TO_HEADERS)
             if not rest:
@@ -357,6 +378,8 @@ def pattern_test(rx: str, *, header: bool, body: bool, case_sensitive: bool) -> 
     """The Sieve test for one procmail regex condition (without ``!``)."""
     comparator = ' :comparator "i;octet"' if case_sensitive else ""
     try:
+        if _matches_empty(rx, case_sensitive):
+            return Translated("true")
         if header and not body:
             macro = _macro(rx, comparator)
             if macro is not None:
@@ -403,6 +426,14 @@ def _body_branch(toks: list[Tok], comparator: str) -> Translated:
     return Translated(
         f"body{comparator} :raw :regex {quote(''.join(ere))}", {"body", "regex"},
         reason="", caveat="BODY-REGEX")
+
+
+def _matches_empty(rx: str, case_sensitive: bool) -> bool:
+    """A pattern that matches the empty string matches every message."""
+    try:
+        return python_regex(rx, case_sensitive).search("") is not None
+    except (re.error, Untranslatable):
+        return False
 
 
 def python_regex(rx: str, case_sensitive: bool) -> re.Pattern[str]:
