@@ -58,3 +58,9 @@ def test_access_tags_and_actions():
 def test_genericstable_forms():
     found, _ = entries("alice a@x\nbob@h b@x\n@d %1@x\n")
     assert [e.form for e in parse_genericstable(found)] == ["user", "address", "domain"]
+
+
+def test_access_quoted_error_text():
+    found, _ = entries('Connect:bulk.example ERROR:"550 Mass mail refused"\n')
+    parsed, _ = parse_access(found)
+    assert (parsed[0].code, parsed[0].text) == ("550", "Mass mail refused")

@@ -99,3 +99,13 @@ def test_missing_mc_assumes_present_tables(tmp_path):
     assert site.virtual_domains == ("v.example",)
     assert {f.code for f in site.findings} >= {"SM060", "SM081"}
     assert resolve(site, "a@v.example").deliveries[0].target == "b@remote.example"
+
+
+def test_primary_domain_skips_host_names_below_a_local_domain(tmp_path):
+    etc = tmp_path / "etc" / "mail"
+    etc.mkdir(parents=True)
+    (etc / "sendmail.mc").write_text("FEATURE(`use_cw_file')dnl\n"
+                                     "define(`confDOMAIN_NAME', `mail.example.org')dnl\n")
+    (etc / "local-host-names").write_text(
+        "localhost\nmail.example.org\nmx.example.org\nexample.org\nlists.example.org\n")
+    assert primary_domain(read_site(tmp_path)) == "example.org"

@@ -100,3 +100,11 @@ def test_bad_keys_are_reported_with_lines():
     assert [(f.code, f.line) for f in findings] == [
         ("SM030", 1), ("SM033", 2), ("SM031", 3), ("SM032", 4)]
     assert [e.value for e in typed] == ["b", "%0x"]
+
+
+def test_error_text_with_comma_is_not_a_list():
+    text = "n@d.org error:5.1.1:550 The newsletter is gone, sorry\n"
+    entries, _ = parse_map(decode_lines("/etc/mail/virtusertable", text.encode()))
+    typed, findings = parse_virtusertable(entries, frozenset({"d.org"}))
+    assert findings == ()
+    assert typed[0].error.text == "The newsletter is gone, sorry"
