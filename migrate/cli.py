@@ -190,11 +190,19 @@ def cmd_status(ctx: Ctx) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; each verb's help is its function's first docstring line."""
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", metavar="FILE", help="TOML configuration file")
-    common.add_argument("--db", metavar="URL", help="tracker database URL (default: SQLite)")
-    common.add_argument("--json", action="store_true", help="machine-readable output")
-    parser = argparse.ArgumentParser(prog="mailmigrate", parents=[common],
+    def common_flags(suppress: bool) -> argparse.ArgumentParser:
+        # Sub-commands repeat the global flags; SUPPRESS keeps a flag given
+        # before the verb from being reset to its default by the verb's parser.
+        kw = {"default": argparse.SUPPRESS} if suppress else {}
+        p = argparse.ArgumentParser(add_help=False)
+        p.add_argument("--config", metavar="FILE", help="TOML configuration file", **kw)
+        p.add_argument("--db", metavar="URL", help="tracker database URL (default: SQLite)",
+                       **kw)
+        p.add_argument("--json", action="store_true", help="machine-readable output", **kw)
+        return p
+
+    common = common_flags(suppress=True)
+    parser = argparse.ArgumentParser(prog="mailmigrate", parents=[common_flags(False)],
                                      description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 

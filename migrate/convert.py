@@ -19,9 +19,10 @@ from converters.postfix import PostfixTranslation, translate
 from converters.procmail import convert_user
 from converters.sendmail import SendmailSite, read_site
 from migrate.config import Config
-from migrate.copy import record_finding
+from migrate.inventory import folder_dir
 from migrate.sitefs import on_disk
 from migrate.tracker import FilterScript, FindingRow, User
+from migrate.tracker.findings import record_finding
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,8 @@ def run_convert(cfg: Config, session: Session) -> ConvertSummary:
     for user in session.scalars(select(User).order_by(User.name)):
         home = on_disk(cfg.site_root, user.old_home)
         conv = convert_user(user=user.name, home=home, old_home=user.old_home,
-                            local_procmail=site.local_procmail, mapping=cfg.mapping)
+                            maildir=folder_dir(home), local_procmail=site.local_procmail,
+                            mapping=cfg.mapping)
         Path(out / "sieve" / f"{user.name}.sieve").write_text(conv.sieve)
         sha1 = hashlib.sha1(conv.sieve.encode()).hexdigest()
         row = user.script or FilterScript(user=user, sieve="", sha1="")

@@ -28,7 +28,8 @@ from migrate.config import Config
 from migrate.errors import UnknownDomain
 from migrate.imap import AppendRefused, Outgoing, append_batch, connect, ensure_folder
 from migrate.sitefs import on_disk
-from migrate.tracker import Domain, FindingRow, Mailbox, Message, User, open_tracker
+from migrate.tracker import Domain, Mailbox, Message, User, open_tracker
+from migrate.tracker.findings import record_finding
 
 
 @dataclass
@@ -51,13 +52,6 @@ class MailboxResult:
         return self.failed == 0 and self.already + self.appended + self.reconciled == (
             self.source_messages
         )
-
-
-def record_finding(session: Session, stage: str, domain: str, user: str, f: Finding) -> None:
-    """Store a finding for the report, tagged with domain, user and stage."""
-    session.add(FindingRow(stage=stage, domain=domain, user=user, severity=f.severity,
-                           file=f.file, line=f.line, text=f.text, reason=f.reason,
-                           suggestion=f.suggestion, code=f.code, subject=f.subject))
 
 
 def _server_extras(client: IMAPClient, above: int) -> dict[str, list[int]]:

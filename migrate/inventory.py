@@ -23,8 +23,21 @@ from converters.sendmail import SendmailSite, mail_domains, read_site
 from migrate.config import Config
 from migrate.sitefs import old_path, on_disk
 from migrate.tracker import Domain, FindingRow, Mailbox, User
+from migrate.tracker.findings import record_finding
 
 FOLDER_DIRS = ("mail", "Mail")
+
+
+def folder_dir(home: Path) -> Path | None:
+    """The user's folder directory (procmail's usual MAILDIR), if there is one.
+
+    Copy and Sieve translation both name folders relative to it, so a
+    ``fileinto`` names the folder the copy created.
+    """
+    for name in FOLDER_DIRS:
+        if (home / name).is_dir():
+            return home / name
+    return None
 
 
 @dataclass(frozen=True)
@@ -58,36 +71,43 @@ def find_mailboxes(
         top = home / dirname
         if not top.is_dir():
             continue
-        for path in sorted(top.rglob("*")):
-            rel = path.relative_to(top).as_posix()
-            if path.is_dir():
-                if (path / "cur").is_dir() or (path / ".mh_sequences").exists():
-                    yield Finding(
-                        "warning", old_path(site_root, path), None, rel,
-                        "maildir/MH folder: only mbox folders are copied",
-                        "convert it to mbox (e.g. with mb2md -R in reverse) or copy it by hand",
-                        code="INV001", subject=user)
-                continue
-            if not path.is_file():
-                continue
-            if not _looks_like_mbox(path):
+        yield from _walk(site_root, user, top, top, mapping)
+
+
+def _walk(site_root: Path, user: str, top: Path, here: Path,
+          mapping: FolderMapping) -> Iterator[FoundMailbox | Finding]:
+    """Depth-first over a folder directory; maildir and MH folders are not entered."""
+    for path in sorted(here.iterdir()):
+        rel = path.relative_to(top).as_posix()
+        if path.is_dir():
+            if (path / "cur").is_dir() or (path / ".mh_sequences").exists():
                 yield Finding(
-                    "info", old_path(site_root, path), None, rel,
-                    "not an mbox file (no From_ line at the start): not copied",
-                    "check it is not mail; copy it by hand if it is",
-                    code="INV002", subject=user)
-                continue
-            yield FoundMailbox(old_path(site_root, path), mapping.folder(rel), path.stat().st_size)
+                    "warning", old_path(site_root, path), None, rel,
+                    "maildir/MH folder: only mbox folders are copied",
+                    "convert it to mbox (e.g. with mb2md -R in reverse) or copy it by hand",
+                    code="INV001", subject=user)
+            else:
+                yield from _walk(site_root, user, top, path, mapping)
+            continue
+        if not path.is_file():
+            continue
+        if not _looks_like_mbox(path):
+            yield Finding(
+                "info", old_path(site_root, path), None, rel,
+                "not an mbox file (no From_ line at the start): not copied",
+                "check it is not mail; copy it by hand if it is",
+                code="INV002", subject=user)
+            continue
+        yield FoundMailbox(old_path(site_root, path), mapping.folder(rel), path.stat().st_size)
 
 
 def _store_findings(
     session: Session, stage: str, findings: list[tuple[str | None, str | None, Finding]]
 ) -> None:
+    """Replace the stage's findings: a re-run reports the site as it is now."""
     session.execute(delete(FindingRow).where(FindingRow.stage == stage))
     for domain, user, f in findings:
-        session.add(FindingRow(stage=stage, domain=domain, user=user, severity=f.severity,
-                               file=f.file, line=f.line, text=f.text, reason=f.reason,
-                               suggestion=f.suggestion, code=f.code, subject=f.subject))
+        record_finding(session, stage, domain, user, f)
 
 
 def run_inventory(cfg: Config, session: Session) -> tuple[SendmailSite, dict[str, list[str]]]:

@@ -22,13 +22,13 @@ from sqlalchemy.orm import Session
 from converters.finding import Finding
 from converters.mbox.writer import append_message
 from migrate.config import Config
-from migrate.copy import record_finding
 from migrate.cutover import ORDER, ROLLED_BACK, StepResult, flush_queue, journal
 from migrate.errors import UnknownDomain
 from migrate.imap import connect
 from migrate.routing import RoutingTable
 from migrate.sitefs import on_disk
 from migrate.tracker import Domain, FolderMark, Mailbox, Message, User
+from migrate.tracker.findings import record_finding
 
 FETCH = [b"BODY.PEEK[]", b"INTERNALDATE"]
 
@@ -89,8 +89,8 @@ def return_new_mail(cfg: Config, session: Session, drow: Domain) -> int:
                     if when.tzinfo is None:
                         when = when.replace(tzinfo=UTC)
                     sender = parseaddr(email.message_from_bytes(raw).get("Return-Path", ""))[1]
-                    offset = path.stat().st_size if path.exists() else 0
-                    append_message(path, raw, sender=sender or "MAILER-DAEMON", date=when)
+                    offset = append_message(path, raw, sender=sender or "MAILER-DAEMON",
+                                            date=when)
                     session.add(Message(mailbox_id=dest.id, offset=offset,
                                         length=path.stat().st_size - offset,
                                         sha1=hashlib.sha1(raw).hexdigest(),
