@@ -58,7 +58,8 @@ def run_convert(cfg: Config, session: Session) -> ConvertSummary:
     session.execute(delete(FindingRow).where(FindingRow.stage == "convert"))
     users = home_domains(session)
     for f in pf.findings:
-        record_finding(session, "convert", users.get(f.subject, None) or "", f.subject, f)
+        user = f.subject if f.subject in users else None
+        record_finding(session, "convert", users.get(f.subject), user, f)
     nfind = len(pf.findings)
     total = translated = 0
     for user in session.scalars(select(User).order_by(User.name)):
