@@ -36,9 +36,9 @@ class PcreRule:
     origin: str
 
     def virtual_line(self) -> str:
-        """The line for virtual.pcre."""
-        return f"/{self.pattern}/\t{self.rhs}"
+        """The lines for virtual.pcre: where the rule came from, then the rule."""
+        return f"# {self.origin}\n/{self.pattern}/\t{self.rhs}"
 
     def access_line(self) -> str:
-        """The line for recipient_access.pcre: the reply, or DUNNO so later rules stay off."""
-        return f"/{self.pattern}/\t{self.reject or 'DUNNO'}"
+        """The lines for recipient_access.pcre: the reply, or DUNNO so later rules stay off."""
+        return f"# {self.origin}\n/{self.pattern}/\t{self.reject or 'DUNNO'}"

@@ -107,6 +107,11 @@ class _Builder:
             return (alias.file, alias.line), alias.text
         return ("/etc/passwd", None), local
 
+    def local_origin(self, name: str) -> str:
+        """Where a class-w local name was defined: its alias (``name+*`` first), or passwd."""
+        alias = self.site.alias(f"{name}+*") or self.site.alias(name)
+        return f"{alias.file}:{alias.line}" if alias else "/etc/passwd"
+
     def exact_rows(self, domain: str) -> None:
         keys = {e.user for e in self.entries(domain) if e.form in ("user", "exact")}
         for name in self.exact_names(domain):
@@ -167,7 +172,8 @@ class _Builder:
                        | None, pattern: str) -> PcreRule | None:
         """The rule for ``pattern``: sendmail's answer for a placeholder address."""
         res = resolve(self.site, address)
-        origin = f"{value_entry.file}:{value_entry.line}" if value_entry else "aliases"
+        origin = f"{value_entry.file}:{value_entry.line}" if value_entry else \
+            self.local_origin(address.split("+", 1)[0])
         if res.only_errors:
             return PcreRule(pattern, None, res.deliveries[0].error.reply(), origin)
         dynamic = any(d.kind == "unknown" and any(p in d.target for p in groups)

@@ -67,10 +67,6 @@ class VirtuserEntry:
         """The parsed error reply when the value is an ``error:`` entry."""
         return parse_error(self.value) if self.value.lower().startswith("error:") else None
 
-    def uses_detail(self) -> bool:
-        """True when the value carries the +detail on (%2 or %3)."""
-        return "%2" in self.value or "%3" in self.value
-
 
 @dataclass(frozen=True)
 class VirtuserMatch:
