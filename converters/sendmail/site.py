@@ -292,12 +292,6 @@ def read_site(root: Path, *, policy: MailUserPolicy | None = None) -> SendmailSi
             " entry; it gets a mailbox", code="SM082", subject=name))
         extra.append(user)
     users = site.users + tuple(extra)
-    for user in users:
-        if old_path(root, user.home.rstrip("/") + "/.forward").is_file():
-            findings.append(Finding(
-                "warning", user.home.rstrip("/") + "/.forward", None, "",
-                f".forward of {user.name} is not translated", "recreate it as a Sieve redirect",
-                code="SM084", subject=user.name))
     return replace(site, users=users, referenced_users=tuple(u.name for u in extra),
                    findings=tuple(findings))
 

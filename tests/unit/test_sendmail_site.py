@@ -49,7 +49,6 @@ def test_findings_point_at_old_paths_and_lines(site):
     assert ("SM033", "/etc/mail/virtusertable:24") in where  # domain not routed
     assert ("SM070", "/etc/passwd:11") in where
     assert ("SM083", "/etc/mail/aliases:38") in where       # svc is a system account
-    assert ("SM084", "/home/dave/.forward") in where
     assert ("SM085", "/etc/mail/lists/gone") in where
 
 
