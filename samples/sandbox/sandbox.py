@@ -50,6 +50,9 @@ SIEVE_PORT = 14190
 LMTP_PORT = 12024
 SMTP_PORT = 12525
 ADMIN = "mmadmin"
+# Cyrus's name for itself; it is also the SASL realm the admin's secret is
+# kept under in the sasldb, so it must not depend on the machine's host name.
+SERVERNAME = "cyrus.sandbox.invalid"
 LMTP_TRANSPORT = f"lmtp:inet:{HOST}:{LMTP_PORT}"
 OLD_TRANSPORT = "oldsite:"
 # Who the oldsite service appends to old mbox spools as.
@@ -339,6 +342,19 @@ def pid_alive(pid: int) -> bool:
     return state != "Z"
 
 
+def refuse_closed_parents(root: Path) -> None:
+    """Raise when the cyrus and postfix users could not reach the directory.
+
+    Both servers run under their own users, so every directory above DIR must
+    be searchable by others (pytest's tmp_path, mode 0700, is not).
+    """
+    for parent in root.parents:
+        if parent.exists() and not parent.stat().st_mode & 0o001:
+            raise SandboxError(f"{parent} is not searchable by other users (mode "
+                               f"{parent.stat().st_mode & 0o777:o}); the cyrus and postfix "
+                               "users could not reach the sandbox: choose another --dir")
+
+
 def ensure_binaries() -> None:
     """Install the Debian packages when any server binary is missing."""
     missing = [str(b) for b in REQUIRED_BINARIES if not b.exists()]
@@ -370,7 +386,7 @@ lmtpsocket: {c}/socket/lmtp
 idlesocket: {c}/socket/idle
 notifysocket: {c}/socket/notify
 syslog_prefix: mailmigrate-sandbox
-servername: cyrus.sandbox.invalid
+servername: {SERVERNAME}
 admins: {ADMIN}
 altnamespace: no
 unixhierarchysep: yes
@@ -427,7 +443,8 @@ def prepare_cyrus(lay: Layout) -> None:
             out.write(secrets.token_urlsafe(24) + "\n")
     lay.secret.chmod(0o600)
     password = lay.secret.read_text().strip()
-    run([str(SASLPASSWD), "-f", str(lay.sasldb), "-c", "-p", ADMIN], input=password)
+    run([str(SASLPASSWD), "-f", str(lay.sasldb), "-u", SERVERNAME, "-c", "-p", ADMIN],
+        input=password)
     os.chown(lay.sasldb, pwd.getpwnam("cyrus").pw_uid, grp.getgrnam("mail").gr_gid)
     lay.sasldb.chmod(0o640)
 
@@ -660,6 +677,7 @@ def cmd_start(lay: Layout) -> int:
         write_if_changed(lay.servers_toml, servers_toml(lay))
         print(f"sandbox already running in {lay.root}")
         return 0
+    refuse_closed_parents(lay.root)
     ensure_binaries()
     if not cyrus_up:
         refuse_taken([IMAP_PORT, SIEVE_PORT, LMTP_PORT])
