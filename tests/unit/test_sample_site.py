@@ -8,11 +8,14 @@ against real procmail, which is the only authority on what they do.
 
 from __future__ import annotations
 
+import json
 import mailbox
 import os
 import re
 import shutil
+import statistics
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -334,3 +337,27 @@ def test_frank_minutes_fall_through_to_board(tmp_path: Path) -> None:
     )
     assert {k: v for k, v in result.folders.items() if v} == {"board": 1}
     assert not (result.home / "mail" / "board").is_dir()
+
+
+# ------------------------------------------------------------- make_spools
+
+
+def test_make_spools_manifest_matches_files_and_is_deterministic(tmp_path: Path) -> None:
+    script = SITE.parent / "make_spools.py"
+    for run in ("a", "b"):
+        subprocess.run(
+            [sys.executable, str(script), str(tmp_path / run), "--users", "4", "--messages", "400"],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+    manifest = json.loads((tmp_path / "a" / "manifest.json").read_text(encoding="utf-8"))
+    assert sum(manifest["folders"].values()) == 400
+    sizes = []
+    for rel, count in manifest["folders"].items():
+        path = tmp_path / "a" / rel
+        assert path.read_bytes() == (tmp_path / "b" / rel).read_bytes()
+        real = [m for m in split_mbox(path) if not is_uw_pseudo(m)]
+        assert len(real) == count, rel
+        sizes += [len(m) for m in real]
+    assert 2_500 < statistics.median(sizes) < 7_000
