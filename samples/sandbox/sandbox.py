@@ -30,6 +30,8 @@ Must run as root (both servers drop to their own users).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import grp
 import json
 import os
@@ -41,6 +43,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -725,6 +728,22 @@ def cmd_status(lay: Layout, as_json: bool) -> int:
     return 0 if both else 3
 
 
+@contextlib.contextmanager
+def exclusive() -> Iterator[None]:
+    """Serialise start and stop across processes.
+
+    The ports are the machine's, not the directory's, so the lock is too:
+    two test runs that start the sandbox at once must not both launch it.
+    """
+    lock_dir = Path("/run/lock") if Path("/run/lock").is_dir() else Path("/var/tmp")
+    with open(lock_dir / "mailmigrate-sandbox.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def default_dir() -> str:
     """The sandbox directory: $MAILMIGRATE_SANDBOX, else a fixed path under /var/tmp."""
     return os.environ.get("MAILMIGRATE_SANDBOX") or "/var/tmp/mailmigrate-sandbox"
@@ -742,9 +761,11 @@ def main(argv: list[str] | None = None) -> int:
     lay = Layout(Path(args.dir).resolve())
     try:
         if args.command == "start":
-            return cmd_start(lay)
+            with exclusive():
+                return cmd_start(lay)
         if args.command == "stop":
-            return cmd_stop(lay)
+            with exclusive():
+                return cmd_stop(lay)
         return cmd_status(lay, args.json)
     except SandboxError as err:
         print(f"sandbox: {err}", file=sys.stderr)
