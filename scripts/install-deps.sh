@@ -44,7 +44,7 @@ if [ -n "$missing" ]; then
         chmod 0755 /usr/sbin/policy-rc.d
         guard=/usr/sbin/policy-rc.d
     fi
-    trap '[ -n "$guard" ] && rm -f "$guard"' EXIT
+    trap 'if [ -n "$guard" ]; then rm -f "$guard"; fi' EXIT
     apt-get update
     # shellcheck disable=SC2086
     apt-get install -y --no-install-recommends $missing
