@@ -31,6 +31,7 @@ class CyrusConfig:
     lmtp_transport: str = "lmtp:unix:/run/cyrus/socket/lmtp"
     outbox: str = ""
     ssl: bool = False
+    starttls: bool = False
     connections: int = 4
     batch_messages: int = 200
     batch_bytes: int = 8 * 1024 * 1024
@@ -58,6 +59,9 @@ class PostfixConfig:
     routing_db: str = "/var/lib/mailmigrate/routing.sqlite"
     old_transport: str = "smtp:[old-mx.example.org]:25"
     hold_transport: str = "retry:4.3.2 mailbox migration in progress"
+    #: Postfix's queue manager reuses the route of an address it resolved in
+    #: the last 30 s, so a routing change is waited out before relying on it.
+    settle_seconds: float = 31.0
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ after a failure continues where it stopped.
 from __future__ import annotations
 
 import subprocess
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -64,6 +65,17 @@ def journal(session: Session, drow: Domain, to: str, result: str, detail: str) -
     return t
 
 
+def reroute(cfg: Config, domain: str, transport: str) -> None:
+    """Change the domain's transport and wait until Postfix no longer uses the old one.
+
+    Without the wait, a message to an address resolved moments before could
+    still take the old route: after a freeze that would put it in the old
+    spool behind the delta copy's back.
+    """
+    RoutingTable(cfg.postfix.routing_db).set_transport(domain, transport)
+    time.sleep(cfg.postfix.settle_seconds)
+
+
 def flush_queue(cfg: Config) -> None:
     """Ask Postfix to retry deferred mail now (held mail goes to its new route)."""
     subprocess.run(["postqueue", "-c", cfg.postfix.config_dir, "-f"], check=False,
@@ -100,7 +112,7 @@ def _prestage(cfg: Config, session: Session, drow: Domain, progress: bool) -> st
 
 
 def _freeze(cfg: Config, session: Session, drow: Domain, progress: bool) -> str:
-    RoutingTable(cfg.postfix.routing_db).set_transport(drow.name, cfg.postfix.hold_transport)
+    reroute(cfg, drow.name, cfg.postfix.hold_transport)
     return f"transport {cfg.postfix.hold_transport!r}: mail is held in the Postfix queue"
 
 
@@ -138,7 +150,7 @@ def record_marks(cfg: Config, session: Session, user: User) -> int:
 def _switch(cfg: Config, session: Session, drow: Domain, progress: bool) -> str:
     marks = sum(record_marks(cfg, session, u) for u in drow.users)
     session.commit()
-    RoutingTable(cfg.postfix.routing_db).set_transport(drow.name, cfg.cyrus.lmtp_transport)
+    reroute(cfg, drow.name, cfg.cyrus.lmtp_transport)
     flush_queue(cfg)
     return f"{marks} folder mark(s) recorded; transport {cfg.cyrus.lmtp_transport!r}"
 

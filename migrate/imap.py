@@ -48,6 +48,8 @@ def connect(cfg: CyrusConfig, user: str | None = None, timeout: float = 300) -> 
     client = IMAPClient(cfg.host, port=cfg.imap_port, ssl=cfg.ssl, timeout=timeout)
     sock = client.socket()
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    if cfg.starttls and not cfg.ssl:
+        client.starttls()
     client.plain_login(cfg.admin, cfg.password(), authorization_identity=user)
     return client
 

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from converters.finding import Finding
 from converters.mbox.writer import append_message
 from migrate.config import Config
-from migrate.cutover import ORDER, ROLLED_BACK, StepResult, flush_queue, journal
+from migrate.cutover import ORDER, ROLLED_BACK, StepResult, flush_queue, journal, reroute
 from migrate.errors import UnknownDomain
 from migrate.imap import connect
 from migrate.routing import RoutingTable
@@ -115,11 +115,10 @@ def rollback(cfg: Config, session: Session, domain: str) -> list[StepResult]:
         raise UnknownDomain(domain)
     if drow.state in (ORDER[0], ROLLED_BACK):
         return []
-    table = RoutingTable(cfg.postfix.routing_db)
     before = drow.state
-    table.set_transport(domain, cfg.postfix.hold_transport)
+    reroute(cfg, domain, cfg.postfix.hold_transport)
     returned = return_new_mail(cfg, session, drow)
-    table.set_transport(domain, cfg.postfix.old_transport)
+    RoutingTable(cfg.postfix.routing_db).set_transport(domain, cfg.postfix.old_transport)
     flush_queue(cfg)
     detail = (f"{returned} message(s) delivered to Cyrus after the switch returned to the old "
               f"mboxes; transport {cfg.postfix.old_transport!r}")

@@ -19,18 +19,7 @@ python3 "$repo/samples/sandbox/sandbox.py" start --dir "$sandbox"
 
 echo "== fresh scratch copy of the sample site in $demo"
 rm -rf "$demo"
-mkdir -p "$demo"
-cp -a "$repo/samples/site" "$demo/site"
-python3 "$repo/samples/sandbox/sandbox.py" prepare-site --dir "$sandbox" "$demo/site"
-{
-  echo '[site]'
-  echo 'root = "site"'
-  echo '[tracker]'
-  echo 'db = "sqlite:///tracker.sqlite"'
-  echo '[output]'
-  echo 'dir = "out"'
-  cat "$sandbox/servers.toml"
-} > "$demo/mailmigrate.toml"
+python3 "$repo/samples/prepare_site.py" "$demo" --sandbox "$sandbox" --reset-cyrus
 mm() { echo; echo "\$ mailmigrate $*"; mailmigrate --config "$demo/mailmigrate.toml" "$@"; }
 
 mm inventory

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pwd
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -61,4 +62,9 @@ def open_tracker(url: str) -> Iterator[Session]:
 
 def actor() -> str:
     """Who is acting, for the journal: the sudo caller if any, else the login user."""
-    return os.environ.get("SUDO_USER") or os.environ.get("USER") or str(os.getuid())
+    if os.environ.get("SUDO_USER"):
+        return os.environ["SUDO_USER"]
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        return str(os.getuid())
