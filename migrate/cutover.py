@@ -83,7 +83,12 @@ def flush_queue(cfg: Config) -> None:
 
 
 def publish(cfg: Config, session: Session, drow: Domain) -> str:
-    """Publish the domain's address rows (and unpublished domains') to Postfix."""
+    """Publish the domain's address rows, routed to the old host, to Postfix.
+
+    Domains that Postfix does not know yet are published too (routed to the
+    old host), so the rest of the site keeps flowing; domains already
+    published are left as they are.
+    """
     _, pf = postfix_translation(cfg, session)
     table = RoutingTable(cfg.postfix.routing_db)
     published = 0
@@ -92,8 +97,7 @@ def publish(cfg: Config, session: Session, drow: Domain) -> str:
             continue
         spools = [(f"{u.name}@{d.name}", str(on_disk(cfg.site_root, f"/var/mail/{u.name}")))
                   for u in d.users]
-        keep = table.transport(d.name) if d.id == drow.id else None
-        table.publish_domain(d.name, keep or cfg.postfix.old_transport, pf.virtual_alias, spools)
+        table.publish_domain(d.name, cfg.postfix.old_transport, pf.virtual_alias, spools)
         published += 1
     return f"{published} domain(s) published to {cfg.postfix.routing_db}"
 
