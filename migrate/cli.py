@@ -15,11 +15,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from imapclient.exceptions import IMAPClientError
+from sqlalchemy.exc import SQLAlchemyError
+
 from converters.finding import InputError
 from migrate.config import Config, load_config
-from migrate.errors import UnknownDomain
+from migrate.errors import SieveUploadError, UnknownDomain
 
 EXIT_OK, EXIT_FAIL, EXIT_INPUT, EXIT_PERSON = 0, 1, 2, 3
+
+#: Failures of a server or the database: reported in one line, exit status 1.
+OPERATIONAL_ERRORS = (OSError, IMAPClientError, SieveUploadError, SQLAlchemyError)
 
 
 class Ctx:
@@ -246,6 +252,6 @@ def main(argv: list[str] | None = None) -> int:
     except UnknownDomain as exc:
         print(f"mailmigrate: {exc}", file=sys.stderr)
         return EXIT_INPUT
-    except (OSError, ConnectionError) as exc:
-        print(f"mailmigrate: {exc}", file=sys.stderr)
+    except OPERATIONAL_ERRORS as exc:
+        print(f"mailmigrate: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_FAIL

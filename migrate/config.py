@@ -9,6 +9,7 @@ so it never appears in argv, in ``ps`` or in a log.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -105,7 +106,9 @@ def load_config(path: Path | None, db_override: str | None = None) -> Config:
         except OSError as exc:
             raise InputError(source, None, f"cannot read config: {exc}") from exc
         except tomllib.TOMLDecodeError as exc:
-            raise InputError(source, getattr(exc, "lineno", None), f"bad TOML: {exc}") from exc
+            pos = re.search(r"line (\d+), column (\d+)", str(exc))
+            line, col = (int(pos.group(1)), int(pos.group(2))) if pos else (None, None)
+            raise InputError(source, line, f"bad TOML: {exc}", column=col) from exc
         base = path.resolve().parent
 
     def resolve(value: str) -> Path:

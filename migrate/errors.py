@@ -7,3 +7,7 @@ class UnknownDomain(Exception):
     def __init__(self, domain: str):
         super().__init__(f"unknown domain {domain!r} (run 'mailmigrate status' to list them)")
         self.domain = domain
+
+
+class SieveUploadError(Exception):
+    """ManageSieve refused a script or the login (exit status 1)."""

@@ -17,7 +17,7 @@ from pathlib import Path
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from converters.finding import Finding
+from converters.finding import Finding, InputError
 from converters.folders import FolderMapping
 from converters.sendmail import SendmailSite, mail_domains, read_site
 from migrate.config import Config
@@ -112,8 +112,14 @@ def _store_findings(
 
 def run_inventory(cfg: Config, session: Session) -> tuple[SendmailSite, dict[str, list[str]]]:
     """Record the site's domains, users and mailboxes; return the site and domain->users."""
+    if not (cfg.site_root / "etc").is_dir():
+        raise InputError(cfg.source, None, f"[site] root {cfg.site_root} does not look like an "
+                         "old server's tree (no etc/ directory)")
     site = read_site(cfg.site_root)
     domains = mail_domains(site)
+    if not domains:
+        raise InputError("/etc/mail/local-host-names", None,
+                         "no mail domains found (local-host-names and virtusertable are empty)")
     homes = {u.name: u.home for u in site.users}
     findings: list[tuple[str | None, str | None, Finding]] = [
         (None, f.subject or None, f) for f in site.findings

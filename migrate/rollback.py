@@ -11,9 +11,9 @@ return it twice and a later delta pass does not copy it back again.
 
 from __future__ import annotations
 
-import email
 import hashlib
 from datetime import UTC
+from email.parser import BytesHeaderParser
 from email.utils import parseaddr
 
 from sqlalchemy import select
@@ -88,7 +88,8 @@ def return_new_mail(cfg: Config, session: Session, drow: Domain) -> int:
                     when = data[b"INTERNALDATE"]
                     if when.tzinfo is None:
                         when = when.replace(tzinfo=UTC)
-                    sender = parseaddr(email.message_from_bytes(raw).get("Return-Path", ""))[1]
+                    headers = BytesHeaderParser().parsebytes(raw)
+                    sender = parseaddr(headers.get("Return-Path", ""))[1]
                     offset = append_message(path, raw, sender=sender or "MAILER-DAEMON",
                                             date=when)
                     session.add(Message(mailbox_id=dest.id, offset=offset,

@@ -22,16 +22,12 @@ from sqlalchemy.orm import Session
 
 from migrate.config import Config
 from migrate.copy import ensure_users
-from migrate.errors import UnknownDomain
+from migrate.errors import SieveUploadError, UnknownDomain
 from migrate.imap import connect, ensure_folder
 from migrate.tracker import Domain, User
 
 SCRIPT_NAME = "mailmigrate"
 PROBE_HEADER = "X-Mailmigrate-Probe"
-
-
-class SieveUploadError(Exception):
-    """ManageSieve refused a script or the login."""
 
 
 def probe_token(cfg: Config) -> str:
