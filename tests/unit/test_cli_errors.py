@@ -1,0 +1,48 @@
+"""Bad configuration and bad arguments give exit status 2 and name file:line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from migrate.cli import main
+
+
+def run(capsys, *argv: str) -> tuple[int, str]:
+    rc = main(list(argv))
+    return rc, capsys.readouterr().err
+
+
+def test_bad_toml_names_file_line_and_column(tmp_path: Path, capsys):
+    cfg = tmp_path / "m.toml"
+    cfg.write_text('[site]\nroot = "x"\n[cyrus\n')
+    rc, err = run(capsys, "--config", str(cfg), "status")
+    assert rc == 2
+    assert f"{cfg}:3:7: bad TOML" in err
+
+
+def test_unknown_key_is_refused(tmp_path: Path, capsys):
+    cfg = tmp_path / "m.toml"
+    cfg.write_text('[site]\nroot = "x"\n[postfix]\nrouting_dbb = "y"\n')
+    rc, err = run(capsys, "--config", str(cfg), "status")
+    assert rc == 2 and "unknown key(s) routing_dbb" in err
+
+
+def test_config_flag_after_the_verb_is_honoured(tmp_path: Path, capsys):
+    cfg = tmp_path / "m.toml"
+    cfg.write_text('[site]\nroot = "nowhere"\n')
+    rc, err = run(capsys, "inventory", "--config", str(cfg))
+    assert rc == 2 and "nowhere" in err and "no etc/ directory" in err
+
+
+def test_unknown_domain(tmp_path: Path, capsys):
+    cfg = tmp_path / "m.toml"
+    cfg.write_text(f'[site]\nroot = "{tmp_path}"\n[postfix]\nrouting_db = "r.sqlite"\n')
+    rc, err = run(capsys, "--config", str(cfg), "report", "--domain", "nope.example")
+    assert rc == 2 and "unknown domain 'nope.example'" in err
+
+
+def test_password_never_from_argv(tmp_path: Path):
+    with pytest.raises(SystemExit):
+        main(["--password", "secret", "status"])
