@@ -155,10 +155,19 @@ def run_inventory(cfg: Config, session: Session) -> tuple[SendmailSite, dict[str
         urow.old_home = homes[user]
         session.flush()
         existing = {m.source: m for m in urow.mailboxes}
+        targets: dict[str, str] = {}
         for found in find_mailboxes(cfg.site_root, user, homes[user], cfg.mapping):
             if isinstance(found, Finding):
                 findings.append((dom, user, found))
                 continue
+            if found.folder in targets:
+                findings.append((dom, user, Finding(
+                    "warning", found.source, None, found.folder,
+                    f"{found.source} and {targets[found.folder]} both become folder "
+                    f"{found.folder}; their messages are merged there",
+                    "rename one of the old folders first if they must stay apart",
+                    code="INV004", subject=found.folder)))
+            targets[found.folder] = found.source
             mb = existing.get(found.source)
             if mb is None:
                 mb = Mailbox(user=urow, source=found.source, folder=found.folder)
