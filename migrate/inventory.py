@@ -2,10 +2,10 @@
 
 Domains and users come from the Sendmail tables (converters.sendmail); the
 mailboxes of each user are found on disk: the spool ``/var/mail/USER`` (the
-INBOX), and every mbox file under ``~/mail``, ``~/Mail`` and ``~/mbox``.
-Anything found there that is not an mbox (a maildir, an MH folder, a
-binary) is a finding, never silently passed over.  Re-running updates the
-rows in place and never forgets what was copied.
+INBOX), and every mbox file or maildir under ``~/mail``, ``~/Mail`` and
+``~/mbox``.  Anything found there that is neither (an MH folder, a binary) is
+a finding, never silently passed over.  Re-running updates the rows in place
+and never forgets what was copied.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from converters.finding import Finding, InputError
 from converters.folders import FolderMapping
+from converters.mbox import folder_size, is_maildir
 from converters.sendmail import SendmailSite, mail_domains, read_site
 from migrate.config import Config
 from migrate.sitefs import old_path, on_disk
@@ -80,11 +81,14 @@ def _walk(site_root: Path, user: str, top: Path, here: Path,
     for path in sorted(here.iterdir()):
         rel = path.relative_to(top).as_posix()
         if path.is_dir():
-            if (path / "cur").is_dir() or (path / ".mh_sequences").exists():
+            if is_maildir(path):
+                yield FoundMailbox(old_path(site_root, path), mapping.folder(rel),
+                                   folder_size(path))
+            elif (path / ".mh_sequences").exists():
                 yield Finding(
                     "warning", old_path(site_root, path), None, rel,
-                    "maildir/MH folder: only mbox folders are copied",
-                    "convert it to mbox (e.g. with mb2md -R in reverse) or copy it by hand",
+                    "MH folder: only mbox and maildir folders are copied",
+                    "convert it to mbox (e.g. with 'inc' or 'packf') or copy it by hand",
                     code="INV001", subject=user)
             else:
                 yield from _walk(site_root, user, top, path, mapping)

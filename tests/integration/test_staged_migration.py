@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from sievelib.managesieve import Client as SieveClient
 
-from converters.mbox import read_mbox
+from converters.mbox import read_folder, read_mbox
 from tests.integration.conftest import Site, wait_for
 
 pytestmark = [
@@ -84,7 +84,7 @@ def test_copy_puts_every_message_in_its_folder_with_flags_and_dates(sample_site:
     assert boxes and all(b["complete"] for b in boxes)
     for b in boxes:
         source = sample_site.site / b["source"].lstrip("/")
-        expected = list(read_mbox(source))
+        expected = list(read_folder(source))
         client = sample_site.imap(b["user"])
         try:
             client.select_folder(b["folder"], readonly=True)
