@@ -11,10 +11,33 @@ encodes them to modified UTF-7 on the wire.
 
 from __future__ import annotations
 
+import posixpath
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 INBOX = "INBOX"
+
+#: Directories that hold the users' spool files (``/var/mail/USER``) on old hosts.
+SPOOL_DIRS = ("/var/mail", "/var/spool/mail", "/usr/spool/mail", "/usr/mail")
+
+
+def spool_side_name(user: str, path: str) -> str | None:
+    """NAME when ``path`` is a spool-side folder ``SPOOLDIR/USER.NAME``, else None.
+
+    Rules like ``${DEFAULT}.Spam/`` (Maildir++ habit) or ``$ORGMAIL.spam``
+    file mail next to the spool: with DEFAULT=/var/mail/alice that is
+    ``/var/mail/alice.Spam`` (a maildir, MH folder or mbox).  Both the Sieve
+    translation and the inventory call this, and the folder is
+    ``FolderMapping.folder(NAME)``, so filtered mail and copied mail meet in
+    one IMAP folder.  NAME is one path component (no ``/``).
+    """
+    norm = posixpath.normpath(path)
+    directory, base = posixpath.split(norm)
+    prefix = user + "."
+    if directory not in SPOOL_DIRS or not base.startswith(prefix):
+        return None
+    name = base[len(prefix):]
+    return name if name.strip(".") else None
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,9 @@ class Plan:
 
     ``delivers``: procmail ends the rc file here when the delivery succeeds
     (and the recipe has no ``c``).  ``ok``: the delivery is known to succeed.
-    ``translated``: False when the action was not carried over.
+    ``translated``: False when the action was not carried over.  ``success``:
+    a Sieve test that decides at delivery time whether the delivery succeeds
+    (the statements run only then).
     """
 
     statements: list[str] = field(default_factory=list)
@@ -54,6 +56,7 @@ class Plan:
     notes: list[Note] = field(default_factory=list)
     requires: set[str] = field(default_factory=set)
     folders: list[str] = field(default_factory=list)
+    success: str | None = None
 
 
 def strip_comment(text: str) -> str:
@@ -119,6 +122,8 @@ def _folders(text: str, flags: str, env: dict[str, object], site: Site) -> Plan:
                                        "procmail-dynamic-folder"))
             else:
                 plan.folders.append(t.name)
+            if t.note:
+                plan.notes.append(Note("info", t.note, code="procmail-spool-folder"))
             plan.requires.add("fileinto")
             if copy:
                 plan.requires.add("copy")
@@ -178,11 +183,17 @@ def _pipe(cmd: str, flags: str, env: dict[str, object], site: Site) -> Plan:
         return _vacation(_reply_text(cmd, env, site), flags, "formail -r autoreply")
     if _VACATION.search(cmd) and not filt:
         return _vacation(vacation_message(site), flags, "vacation(1)")
+    dup = _duplicate(cmd, flags, env)
+    if dup is not None:
+        return dup
     if _DUPCHECK.search(cmd):
         return Plan(translated=False, delivers=not filt, notes=[Note(
             "warning", "formail -D duplicate suppression is not carried over; duplicates "
             "will be delivered", "add a Sieve 'duplicate' test if the server offers it",
             "procmail-duplicate")])
+    edit = _formail_edit(cmd, flags, env) if filt else None
+    if edit is not None:
+        return edit
     if filt:
         return Plan(translated=False, notes=[Note(
             "warning", "a filter program changed the message here; Sieve cannot run programs, "
@@ -192,6 +203,109 @@ def _pipe(cmd: str, flags: str, env: dict[str, object], site: Site) -> Plan:
         "warning", "the message was piped to a program; Sieve cannot run programs, so this "
         "rule is not carried over and such mail now goes on to the later rules",
         "replace the program by hand (server-side job, or a redirect)", "procmail-pipe")])
+
+
+def _formail_words(cmd: str, env: dict[str, object]) -> list[str] | None:
+    """The words of a plain ``formail ...`` command, expanded; None for anything else.
+
+    None when the command has shell syntax outside quotes (pipes, redirections,
+    ``;``, backquotes), a delivery-time variable, or is not formail itself.
+    """
+    quote_char = ""
+    for ch in cmd:
+        if quote_char:
+            quote_char = "" if ch == quote_char else quote_char
+        elif ch in "\"'":
+            quote_char = ch
+        elif ch in "|;&<>()`\\":
+            return None
+    try:
+        words = [unquote(w, env) for w in _words(cmd)]
+    except Dynamic:
+        return None
+    if not words or posixpath.basename(words[0]) != "formail":
+        return None
+    return words[1:]
+
+
+_FIELD = re.compile(r"([!-9;-~]+):(?: ([!-~](?:[ -~]*[!-~])?))?")
+#: Fields Cyrus' editheader refuses to touch (RFC 5293 section 7).
+_PROTECTED = {"received", "auto-submitted"}
+
+
+def _formail_edit(cmd: str, flags: str, env: dict[str, object]) -> Plan | None:
+    """``formail -A/-a/-I "Name: value"`` on the header -> editheader, or None.
+
+    formail appends a field at the end of the header (-A), only when no field
+    of that name exists (-a), or after removing every field of that name
+    (-I; a bare ``Name:`` only removes).  That is ``addheader :last``,
+    ``if not exists``, ``deleteheader``; names compare case-insensitively on
+    both sides.  Only with ``h`` (without ``b``): fed the whole message,
+    formail also quotes ``From `` lines in the body.  Only ``Name: value``
+    with one space, printable ASCII and distinct names, so the added line is
+    byte for byte what formail wrote and the order of the options is moot.
+    """
+    if "h" not in flags or "b" in flags or "c" in flags:
+        return None
+    words = _formail_words(cmd, env)
+    if not words:
+        return None
+    statements: list[str] = []
+    names: set[str] = set()
+    i = 0
+    while i < len(words):
+        opt = words[i][:2]
+        if opt not in ("-A", "-a", "-I"):
+            return None
+        field_text = words[i][2:]
+        if not field_text:
+            i += 1
+            if i == len(words):
+                return None
+            field_text = words[i]
+        i += 1
+        m = _FIELD.fullmatch(field_text)
+        if not m or m.group(1).lower() in names | _PROTECTED or "${" in field_text:
+            return None
+        name, value = m.group(1), m.group(2)
+        names.add(name.lower())
+        add = f"addheader :last {quote(name)} {quote(value)};" if value is not None else ""
+        if opt == "-I":
+            statements.append(f"deleteheader {quote(name)};")
+        elif not add:
+            return None
+        if opt == "-a":
+            add = f"if not exists {quote(name)} {{ {add} }}"
+        if add:
+            statements.append(add)
+    return Plan(statements=statements, requires={"editheader"}, notes=[Note(
+        "info", "the formail header edit becomes editheader (addheader :last / deleteheader), "
+        "which later tests and the delivered message see, as they saw formail's output",
+        code="procmail-editheader")])
+
+
+def _duplicate(cmd: str, flags: str, env: dict[str, object]) -> Plan | None:
+    """``formail -D N cache`` with ``w``/``W`` -> the Sieve ``duplicate`` test, or None.
+
+    formail -D exits 0 when the Message-ID is already in the cache (and adds
+    it otherwise; no Message-ID is never a duplicate), so with w/W the pipe
+    succeeds, i.e. the message counts as delivered to formail, exactly for
+    duplicates.  RFC 7352 ``duplicate`` is true for a Message-ID already seen
+    and records it, and is false without one.  Without w/W procmail ignores
+    the exit code, which Sieve cannot mirror here.
+    """
+    if not set(flags) & set("wW") or "b" in flags and "h" not in flags:
+        return None
+    words = _formail_words(cmd, env)
+    if not words or len(words) != 3 or words[0] != "-D" or not words[1].isdigit():
+        return None
+    statements = [] if "c" in flags else ["discard;"]
+    return Plan(statements=statements, delivers=True, success="duplicate",
+                requires={"duplicate"}, notes=[Note(
+                    "info", f"formail -D remembered the last {words[1]} bytes of Message-IDs "
+                    f"in {words[2]}; the Sieve duplicate test remembers them for a time "
+                    "instead (Cyrus: sieve_duplicate_max_expiration), otherwise the same",
+                    code="procmail-duplicate")])
 
 
 def _reply_text(cmd: str, env: dict[str, object], site: Site) -> tuple[str, str | None, bool]:

@@ -15,7 +15,7 @@ import posixpath
 from dataclasses import dataclass
 from pathlib import Path
 
-from converters.folders import FolderMapping
+from converters.folders import SPOOL_DIRS, FolderMapping, spool_side_name
 
 
 @dataclass(frozen=True)
@@ -40,8 +40,7 @@ class Site:
 
     def spool_paths(self) -> set[str]:
         """The paths that mean "the user's inbox" on the old host."""
-        return {f"/var/mail/{self.user}", f"/var/spool/mail/{self.user}",
-                f"/usr/spool/mail/{self.user}", f"/usr/mail/{self.user}"}
+        return {f"{d}/{self.user}" for d in SPOOL_DIRS}
 
 
 @dataclass(frozen=True)
@@ -52,6 +51,7 @@ class Target:
     name: str = ""
     reason: str = ""
     dynamic: bool = False
+    note: str = ""
 
 
 def resolve(site: Site, raw: str, maildir: str, inbox_paths: set[str]) -> Target:
@@ -62,6 +62,11 @@ def resolve(site: Site, raw: str, maildir: str, inbox_paths: set[str]) -> Target
     norm = posixpath.normpath(path)
     if norm in inbox_paths or norm in site.spool_paths():
         return Target("keep")
+    side = spool_side_name(site.user, norm)
+    if side is not None:
+        folder = site.mapping.folder(side)
+        return Target("folder", folder, note=f"{norm} sits beside the spool; it is the IMAP "
+                      f"folder {folder}, where the copy puts that old folder too")
     disk = site.on_disk(norm)
     if disk is None:
         return Target("outside", reason=f"{norm} is outside the home directory, so no IMAP "

@@ -236,6 +236,8 @@ class Translator:
             s.requires |= {"variables", "imap4flags"}
             ivar = f"pm_i{depth}"
             s.add(f'set "{ivar}" "0";')
+            if plan.success:
+                s.add(f'set "pm_ok{depth}" "0";')
             if head:
                 s.open(head)
             s.add(f'set "{ivar}" "1";')
@@ -251,11 +253,12 @@ class Translator:
         if isinstance(r.action, Block):
             self._block(r, rc, depth, flags)
         else:
-            self._emit_plan(plan, flags, src)
+            self._emit_plan(plan, flags, src, f"pm_ok{depth}" if stateful else None)
         if opened:
             s.close()
         if stateful:
-            self._update_state(flags, depth, plan.ok)
+            self._update_state(flags, depth, plan.ok,
+                               f"pm_ok{depth}" if plan.success else None)
 
     def _block(self, r: Recipe, rc: RcFile, depth: int, flags: str) -> None:
         assert isinstance(r.action, Block)
@@ -271,7 +274,8 @@ class Translator:
             if "c" in flags:
                 self.cloning -= 1
 
-    def _emit_plan(self, plan: Plan, flags: str, src: str) -> None:
+    def _emit_plan(self, plan: Plan, flags: str, src: str, ok_var: str | None) -> None:
+        """The action's statements; a delivery-time success test guards them (and stop)."""
         s = self.script
         if not plan.translated:
             s.note(f"not translated: {src}")
@@ -279,10 +283,18 @@ class Translator:
         if not plan.statements and plan.delivers and not plan.ok:
             s.note("procmail's delivery here failed, so it went on with the next recipe")
             return
+        if plan.success:
+            s.open(f"if {plan.success}")
+            if ok_var:
+                s.add(f'set "{ok_var}" "1";')
+            if not plan.statements:
+                s.note("the program succeeded; procmail went on (c flag)")
         for st in plan.statements:
             s.add(f"{st}  {comment(f'from {src}')}")
         if plan.delivers and "c" not in flags and plan.statements:
             s.add(f"stop;  {comment(f'procmail stops after delivering ({src})')}")
+        if plan.success:
+            s.close()
 
     def _gate(self, flags: str, depth: int) -> list[str]:
         lc, pc, ls = f'"pm_lc{depth}"', f'"pm_pc{depth}"', f'"pm_ls{depth}"'
@@ -298,7 +310,9 @@ class Translator:
             gate.append(f'hasflag :is {lc} "1"')
         return gate
 
-    def _update_state(self, flags: str, depth: int, succeeds: bool) -> None:
+    def _update_state(self, flags: str, depth: int, succeeds: bool,
+                      ok_var: str | None = None) -> None:
+        """Record matched/executed/succeeded for later A, a, E and e recipes."""
         s = self.script
         i = f"${{pm_i{depth}}}"
         if not set(flags) & set("Aa"):
@@ -309,7 +323,8 @@ class Translator:
             s.close()
         else:
             s.add(f'set "pm_pc{depth}" "{i}";')
-        s.add(f'set "pm_ls{depth}" "{i if succeeds else "0"}";')
+        ok = f"${{{ok_var}}}" if ok_var else (i if succeeds else "0")
+        s.add(f'set "pm_ls{depth}" "{ok}";')
 
     def _disabled(self, r: Recipe, depth: int, stateful: bool) -> None:
         """Leave the recipe as a comment; later A/E recipes see it as not matched."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sievelib.parser import Parser
 
-from converters.folders import FolderMapping
+from converters.folders import FolderMapping, spool_side_name
 from migrate.sieve_upload import with_probe_rule
 
 
@@ -19,6 +19,20 @@ from migrate.sieve_upload import with_probe_rule
 ])
 def test_default_mapping(rel: str, expected: str):
     assert FolderMapping().folder(rel) == expected
+
+
+@pytest.mark.parametrize("path,expected", [
+    ("/var/mail/alice.Spam/", "Spam"),          # ${DEFAULT}.Spam/ (maildir)
+    ("/var/spool/mail/alice.lists-py", "lists-py"),
+    ("/var/mail/alice.Spam/.", "Spam"),         # MH
+    ("/var/mail/alice", None),                  # the spool itself
+    ("/var/mail/alice.", None),
+    ("/var/mail/alicex.Spam", None),            # another user's name
+    ("/var/mail/bob.Spam", None),
+    ("/home/alice/alice.Spam", None),
+])
+def test_spool_side_name(path: str, expected: str | None):
+    assert spool_side_name("alice", path) == expected
 
 
 def test_mapping_without_prefix():
