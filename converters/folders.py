@@ -37,7 +37,8 @@ def spool_side_name(user: str, path: str) -> str | None:
     if directory not in SPOOL_DIRS or not base.startswith(prefix):
         return None
     name = base[len(prefix):]
-    return name if name.strip(".") else None
+    # USER.lock is the spool's lockfile (procmail's and mail.local's LOCKEXT).
+    return name if name.strip(".") and name != "lock" else None
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from converters.finding import Finding, InputError
-from converters.folders import FolderMapping
+from converters.folders import FolderMapping, spool_side_name
 from converters.mbox import folder_size, is_maildir
 from converters.sendmail import SendmailSite, mail_domains, read_site
 from migrate.config import Config
@@ -58,12 +58,18 @@ def _looks_like_mbox(path: Path) -> bool:
 
 
 def find_mailboxes(
-    site_root: Path, user: str, old_home: str, mapping: FolderMapping
+    site_root: Path, user: str, old_home: str, mapping: FolderMapping,
+    others: frozenset[str] = frozenset(),
 ) -> Iterator[FoundMailbox | Finding]:
-    """Yield the user's mbox files (spool first) and a finding for anything else."""
+    """Yield the user's mbox files (spool first) and a finding for anything else.
+
+    ``others`` are the site's user names: ``/var/mail/alice.smith`` is the
+    spool of user alice.smith, not a folder beside alice's spool.
+    """
     spool = on_disk(site_root, f"/var/mail/{user}")
     if spool.is_file():
         yield FoundMailbox(f"/var/mail/{user}", "INBOX", spool.stat().st_size)
+    yield from _spool_side(site_root, user, mapping, others)
     home = on_disk(site_root, old_home)
     saved = home / "mbox"
     if saved.is_file() and _looks_like_mbox(saved):
@@ -73,6 +79,32 @@ def find_mailboxes(
         if not top.is_dir():
             continue
         yield from _walk(site_root, user, top, top, mapping)
+
+
+def _spool_side(site_root: Path, user: str, mapping: FolderMapping,
+                others: frozenset[str]) -> Iterator[FoundMailbox | Finding]:
+    """Folders beside the spool (``/var/mail/USER.NAME``), named as the Sieve side names them.
+
+    procmail rules such as ``${DEFAULT}.Spam/`` deliver there; both sides use
+    converters.folders.spool_side_name, so filtered and copied mail meet.
+    """
+    spool_dir = on_disk(site_root, "/var/mail")
+    if not spool_dir.is_dir():
+        return
+    for path in sorted(spool_dir.iterdir()):
+        name = spool_side_name(user, f"/var/mail/{path.name}")
+        if name is None or path.name in others:
+            continue
+        folder = mapping.folder(name)
+        if path.is_dir() and is_maildir(path):
+            yield FoundMailbox(old_path(site_root, path), folder, folder_size(path))
+        elif path.is_file() and _looks_like_mbox(path):
+            yield FoundMailbox(old_path(site_root, path), folder, path.stat().st_size)
+        else:
+            yield Finding("info", old_path(site_root, path), None, path.name,
+                          "beside the spool, but neither an mbox nor a maildir: not copied",
+                          "check it is not mail; copy it by hand if it is",
+                          code="INV002", subject=user)
 
 
 def _walk(site_root: Path, user: str, top: Path, here: Path,
@@ -160,7 +192,8 @@ def run_inventory(cfg: Config, session: Session) -> tuple[SendmailSite, dict[str
         session.flush()
         existing = {m.source: m for m in urow.mailboxes}
         targets: dict[str, str] = {}
-        for found in find_mailboxes(cfg.site_root, user, homes[user], cfg.mapping):
+        for found in find_mailboxes(cfg.site_root, user, homes[user], cfg.mapping,
+                                    frozenset(homes)):
             if isinstance(found, Finding):
                 findings.append((dom, user, found))
                 continue

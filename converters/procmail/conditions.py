@@ -9,10 +9,11 @@ translating (``VAR ??`` on a folded variable) become True/False.
 from __future__ import annotations
 
 import re
+import shlex
 from dataclasses import dataclass, field
 
 from .regex import Translated, pattern_test, python_regex
-from .variables import Dynamic, expand
+from .variables import Dynamic, expand, unquote
 
 _WEIGHT = re.compile(r"^(-?\d*\.?\d+)\s*\^\s*(-?\d*\.?\d+)\s*(.*)$", re.S)
 _VARTEST = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\s*\?\?\s*(.*)$", re.S)
@@ -62,7 +63,7 @@ def _plain(text: str, flags: str, env: dict[str, object]) -> CondResult:
             return CondResult(reason=f"the condition uses {exc} whose value only exists at "
                                      "delivery time")
     if text.startswith("?"):
-        return CondResult(reason="a program condition (its exit code) has no Sieve equivalent")
+        return _program(text[1:].strip(), env)
     m = re.match(r"^([<>])\s*(\d+)\s*$", text)
     if m:
         op = ":under" if m.group(1) == "<" else ":over"
@@ -80,6 +81,21 @@ def _plain(text: str, flags: str, env: dict[str, object]) -> CondResult:
     body = "B" in flags
     tr = pattern_test(text, header=header, body=body, case_sensitive="D" in flags)
     return _from_translated(tr)
+
+
+def _program(cmd: str, env: dict[str, object]) -> CondResult:
+    """``? test WORD``: sh's test with one argument is true exactly when it is not empty.
+
+    Other programs have no Sieve equivalent (file tests on INCLUDERC guards
+    are decided by the translator, which knows the copied home).
+    """
+    try:
+        words = [unquote(w, env) for w in shlex.split(cmd, posix=False)]
+    except (Dynamic, ValueError):
+        words = []
+    if len(words) == 2 and words[0] == "test" and not set(cmd) & set("|;&<>()`$*?[~"):
+        return CondResult(static=bool(words[1]))
+    return CondResult(reason="a program condition (its exit code) has no Sieve equivalent")
 
 
 def _from_translated(tr: Translated) -> CondResult:

@@ -12,12 +12,13 @@ exactly gets a Finding and a ``#`` comment at its place in the script.
 from __future__ import annotations
 
 import posixpath
+import re
 from dataclasses import dataclass, field
 
 from converters.finding import Finding, InputError
 
 from .actions import Note, Plan, plan_action
-from .conditions import combine, condition
+from .conditions import CondResult, combine, condition
 from .parser import parse_file
 from .sieve import Script, comment
 from .syntax import Assignment, Block, RcFile, Recipe
@@ -194,7 +195,8 @@ class Translator:
         flags = r.flags if ("H" in r.flags or "B" in r.flags) else r.flags + "H"
         if self.cloning and "c" not in flags:
             flags += "c"
-        conds = combine([condition(c.text, flags, self.env) for c in r.conditions])
+        conds = combine([self._include_guard(r, c.text) or condition(c.text, flags, self.env)
+                         for c in r.conditions])
         for cav in dict.fromkeys(conds.caveats):
             sev = "warning" if cav == "BODY-REGEX" else "info"
             text = ("a body pattern other than plain text became a Sieve :regex; line "
@@ -259,6 +261,22 @@ class Translator:
         if stateful:
             self._update_state(flags, depth, plan.ok,
                                f"pm_ok{depth}" if plan.success else None)
+
+    def _include_guard(self, r: Recipe, text: str) -> CondResult | None:
+        """``? test -f F`` guarding ``{ INCLUDERC=F }``: decided by the copied home.
+
+        The include is inlined from the copied home, so whether procmail read
+        it is the same question as whether the file is there: both answers
+        come from one snapshot.
+        """
+        m = re.fullmatch(r"\?\s*test\s+-[ef]\s+([^\s$`'\"\\;|&<>()]+)", text)
+        if not m or not isinstance(r.action, Block) or not r.action.items or not all(
+                isinstance(i, Assignment) and i.name == "INCLUDERC" and i.value == m.group(1)
+                for i in r.action.items):
+            return None
+        path = posixpath.normpath(posixpath.join(str(self.env.get("MAILDIR", "")), m.group(1)))
+        disk = self.site.on_disk(path)
+        return CondResult(static=disk is not None and disk.is_file())
 
     def _block(self, r: Recipe, rc: RcFile, depth: int, flags: str) -> None:
         assert isinstance(r.action, Block)

@@ -27,6 +27,7 @@ def test_default_mapping(rel: str, expected: str):
     ("/var/mail/alice.Spam/.", "Spam"),         # MH
     ("/var/mail/alice", None),                  # the spool itself
     ("/var/mail/alice.", None),
+    ("/var/mail/alice.lock", None),             # the spool's lockfile
     ("/var/mail/alicex.Spam", None),            # another user's name
     ("/var/mail/bob.Spam", None),
     ("/home/alice/alice.Spam", None),
