@@ -130,7 +130,8 @@ def cmd_copy(ctx: Ctx) -> int:
     """Copy every mbox of every user of a domain into Cyrus (re-runs copy only what is new)."""
     from migrate.copy import copy_domain
 
-    results = copy_domain(ctx.cfg, ctx.args.domain, progress=ctx.progress)
+    results = copy_domain(ctx.cfg, ctx.args.domain, progress=ctx.progress,
+                          resync=ctx.args.resync)
     rows = [r.__dict__ | {"findings": [f.to_dict() for f in r.findings],
                           "complete": r.complete} for r in results]
     text = "\n".join(
@@ -138,9 +139,24 @@ def cmd_copy(ctx: Ctx) -> int:
         f"{r.appended} appended, {r.reconciled} reconciled, {r.already} already there"
         + (f", {r.failed} FAILED" if r.failed else "") for r in results)
     ctx.emit({"mailboxes": rows}, text)
+    for r in results:
+        for f in r.findings:
+            if f.severity == "error":
+                print(f.render(), file=sys.stderr)
+    if any(r.error for r in results):
+        return EXIT_FAIL
     if any(r.failed for r in results):
         return EXIT_PERSON
     return EXIT_OK
+
+
+def cmd_verify(ctx: Ctx) -> int:
+    """Compare each copied mailbox with its Cyrus folder by count and SHA-1 (exit 3: differ)."""
+    from migrate.verify import render, verify_domain
+
+    rows = verify_domain(ctx.cfg, ctx.args.domain)
+    ctx.emit({"folders": [r.__dict__ | {"differs": r.differs} for r in rows]}, render(rows))
+    return EXIT_PERSON if any(r.differs for r in rows) else EXIT_OK
 
 
 def cmd_sieve(ctx: Ctx) -> int:
@@ -228,8 +244,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--user", help="LOGNAME (single-file mode)")
     p = verb("report", cmd_report)
     p.add_argument("--domain")
-    for name, fn in (("copy", cmd_copy), ("sieve", cmd_sieve)):
+    for name, fn in (("copy", cmd_copy), ("sieve", cmd_sieve), ("verify", cmd_verify)):
         verb(name, fn).add_argument("--domain", required=True)
+    sub.choices["copy"].add_argument(
+        "--resync", action="store_true",
+        help="go on where an old mbox was rewritten or a Cyrus folder recreated: rebuild "
+             "that mailbox's ledger by digest and append what is missing (deletes nothing)")
     p = verb("cutover", cmd_cutover)
     p.add_argument("domain")
     p.add_argument("--to", default="verified",

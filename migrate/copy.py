@@ -7,27 +7,47 @@ messages the ledger does not know.  If a run died after Cyrus committed a
 batch but before the ledger recorded it, the next run finds those messages on
 the server by ``FETCH DIGEST.SHA1`` above the last recorded UID and records
 them instead of appending them a second time.
+
+What can go wrong, and what happens:
+
+* the old mbox was rewritten (messages deleted in the old mail client): the
+  ledger's offsets no longer hold, so the mailbox is not touched and a
+  finding says so; ``resync`` rebuilds its ledger from the file as it is now,
+  matching every message already in the folder by digest, and appends only
+  the rest (nothing is ever deleted from Cyrus);
+* Cyrus refuses a batch: MULTIAPPEND is all or nothing, so the batch is split
+  until the refused message is alone and reported, and the rest go in;
+  refusals that concern the folder rather than a message (no right to
+  insert, folder gone, quota full) stop the folder with one finding;
+* the connection is lost: reconnect and run the folder's pass again, which
+  first reconciles whatever the lost batch left on the server.
 """
 
 from __future__ import annotations
 
+import imaplib
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
 
 from imapclient import IMAPClient
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 from tqdm import tqdm
 
 from converters.finding import Finding
-from converters.mbox import MboxMessage, read_mbox
+from converters.mbox import MboxMessage, folder_keywords, folder_size, read_folder
 from migrate.config import Config
 from migrate.errors import UnknownDomain
 from migrate.imap import AppendRefused, Outgoing, append_batch, connect, ensure_folder
 from migrate.sitefs import on_disk
+from migrate.source_check import source_change
+from migrate.subscriptions import subscribe_listed
 from migrate.tracker import Domain, Mailbox, Message, User, open_tracker
 from migrate.tracker.findings import record_finding
 
@@ -44,6 +64,8 @@ class MailboxResult:
     reconciled: int = 0
     already: int = 0
     failed: int = 0
+    retries: int = 0        # reconnections after a lost connection
+    error: str = ""         # set when the pass could not run to its end
     findings: list[Finding] = field(default_factory=list)
 
     @property
@@ -54,77 +76,144 @@ class MailboxResult:
         )
 
 
-def _server_extras(client: IMAPClient, above: int) -> dict[str, list[int]]:
-    """SHA-1 -> UIDs of the selected folder's messages with UID > ``above``."""
-    uids = [u for u in client.search(["UID", f"{above + 1}:*"]) if u > above]
+T = TypeVar("T")
+
+#: Exceptions that mean the connection to Cyrus is gone (not a refusal).
+CONNECTION_LOST = (OSError, imaplib.IMAP4.abort)
+#: Reconnections per folder before the user's copy is given up for this run.
+RETRIES = 3
+#: Refusal texts of Cyrus 3.6 that concern the folder, not the message (imap/imapd.c).
+_FOLDER_REFUSALS = ("permission denied", "[noperm]", "[trycreate]", "does not exist",
+                    "[readonly]")
+_QUOTA_REFUSALS = ("over quota", "[overquota]")
+
+
+class FolderStopped(Exception):
+    """Cyrus refuses every message of this folder; carries the finding that says why."""
+
+    def __init__(self, finding: Finding):
+        super().__init__(finding.reason)
+        self.finding = finding
+
+
+def _server_extras(client: IMAPClient, above: int,
+                   known: set[int]) -> dict[str, list[int]]:
+    """SHA-1 -> UIDs (ascending) of the selected folder's messages with UID > ``above``
+    that the ledger does not already hold (``known``)."""
+    uids = [u for u in client.search(["UID", f"{above + 1}:*"]) if u > above and u not in known]
     extras: dict[str, list[int]] = defaultdict(list)
     if uids:
-        for uid, data in client.fetch(uids, ["DIGEST.SHA1"]).items():
+        for uid, data in sorted(client.fetch(uids, ["DIGEST.SHA1"]).items()):
             digest = data.get(b"DIGEST.SHA1")
             if digest:
                 extras[digest.decode("ascii").lower()].append(uid)
     return extras
 
 
+def _alive(client: IMAPClient) -> bool:
+    """Whether the connection still answers (imaplib reports a dropped APPEND as NO)."""
+    try:
+        client.noop()
+    except Exception:  # noqa: BLE001 - any failure here means the session is unusable
+        return False
+    return True
+
+
+def _define_keywords(client: IMAPClient, folder: str, words: tuple[str, ...]) -> list[str]:
+    """Make the folder know the UW keywords no message carries; return those it could not.
+
+    Cyrus keeps a folder's keyword list (FLAGS, PERMANENTFLAGS) once a keyword
+    has been set on any message, so setting and clearing it on one message
+    defines it, as the UW pseudo message did, without changing any message.
+    """
+    info = client.select_folder(folder)
+    defined = {f.decode().lower() for f in info.get(b"FLAGS", ())}
+    missing = [w for w in words if w.lower() not in defined]
+    if not missing:
+        return []
+    uids = client.search("ALL")
+    if not uids:
+        return missing
+    client.add_flags(uids[:1], missing, silent=True)
+    client.remove_flags(uids[:1], missing, silent=True)
+    return []
+
+
 class MailboxCopier:
     """Copies one mbox file into one folder over an already logged-in connection."""
 
     def __init__(self, cfg: Config, session: Session, client: IMAPClient, domain: str,
-                 mailbox: Mailbox, advance: Callable[[int], None]):
+                 mailbox: Mailbox, advance: Callable[[int], None], resync: bool = False):
         self.cfg = cfg
         self.session = session
         self.client = client
         self.domain = domain
         self.mailbox = mailbox
         self.advance = advance
+        self.resync = resync
         self.result = MailboxResult(mailbox.user.name, mailbox.source, mailbox.folder)
         self.batch: list[MboxMessage] = []
         self.batch_bytes = 0
+        self.done_in_batch = 0  # messages of the current batch stored or refused so far
+        self.stopped = False
 
     def _finding(self, f: Finding) -> None:
         self.result.findings.append(f)
         record_finding(self.session, "copy", self.domain, self.mailbox.user.name, f)
 
+    def _refuse(self, code: str, text: str, reason: str, suggestion: str) -> MailboxResult:
+        mb = self.mailbox
+        self._finding(Finding("error", mb.source, None, text, reason, suggestion, code=code,
+                              subject=mb.folder))
+        self.result.failed += 1
+        self.session.commit()
+        return self.result
+
     def run(self) -> MailboxResult:
-        """One pass: reconcile with the server, then append what is missing."""
+        """One pass: check the source, reconcile with the server, append what is missing."""
         mb = self.mailbox
         path = on_disk(self.cfg.site_root, mb.source)
-        if not path.is_file():
-            self._finding(Finding("error", mb.source, None, "", "source mailbox has vanished",
-                                  "check the old server; nothing was changed in Cyrus",
-                                  code="CP001", subject=mb.folder))
-            self.result.failed += 1
-            return self.result
-        size = path.stat().st_size
-        if size < mb.scanned_to:
-            self._finding(Finding(
-                "error", mb.source, None, f"{size} bytes, {mb.scanned_to} at last pass",
-                "source mailbox shrank since the last pass (messages deleted or rewritten "
-                "in the old MUA); the target was left unchanged",
-                "compare with 'mailmigrate verify' and decide by hand which side is right",
-                code="CP002", subject=mb.folder))
-            self.result.failed += 1
-            return self.result
-        ensure_folder(self.client, mb.folder)
-        info = self.client.select_folder(mb.folder)
-        uidvalidity = int(info[b"UIDVALIDITY"])
+        if not path.exists():
+            return self._refuse("CP001", "", "source mailbox has vanished",
+                                "check the old server; nothing was changed in Cyrus")
         recorded = {
             m.offset: m for m in self.session.scalars(
                 select(Message).where(Message.mailbox_id == mb.id))
         }
-        if mb.uidvalidity is not None and mb.uidvalidity != uidvalidity and recorded:
-            self._finding(Finding(
-                "error", mb.source, None, f"UIDVALIDITY {mb.uidvalidity} -> {uidvalidity}",
+        changed = source_change(path, recorded.values())
+        if changed and not self.resync:
+            return self._refuse(
+                "CP002", changed, "source mailbox was rewritten since the last pass "
+                "(messages deleted or changed in the old mail client); Cyrus folder "
+                f"{mb.folder} was left unchanged",
+                "see 'mailmigrate verify'; then 'mailmigrate copy --resync' appends what "
+                "the file holds now and is not in the folder (nothing is deleted)")
+        size = folder_size(path)
+        ensure_folder(self.client, mb.folder)
+        self.client.subscribe_folder(mb.folder)
+        info = self.client.select_folder(mb.folder)
+        uidvalidity = int(info[b"UIDVALIDITY"])
+        recreated = mb.uidvalidity is not None and mb.uidvalidity != uidvalidity and recorded
+        if recreated and not self.resync:
+            return self._refuse(
+                "CP003", f"UIDVALIDITY {mb.uidvalidity} -> {uidvalidity}",
                 f"Cyrus folder {mb.folder} was recreated since the last pass; the recorded "
-                "UIDs no longer hold", "check the folder in Cyrus, then clear this mailbox's "
-                "ledger with 'mailmigrate copy --forget' and copy again", code="CP003",
-                subject=mb.folder))
-            self.result.failed += 1
-            return self.result
-        mb.uidvalidity = uidvalidity
+                "UIDs no longer hold", "check the folder in Cyrus, then run 'mailmigrate "
+                "copy --resync' to match its messages again by digest")
         top = max((m.uid or 0 for m in recorded.values() if m.origin == "copy"), default=0)
-        extras = _server_extras(self.client, top)
-        for msg in read_mbox(path, display_name=mb.source):
+        if changed or recreated:
+            self.session.execute(delete(Message).where(Message.mailbox_id == mb.id))
+            self._finding(Finding(
+                "warning", mb.source, None, changed or f"UIDVALIDITY -> {uidvalidity}",
+                f"resync: the ledger of {mb.folder} was rebuilt from the source as it is now; "
+                "messages in the folder that the source no longer holds were left there",
+                "list them with 'mailmigrate verify' and delete by hand if unwanted",
+                code="CP008", subject=mb.folder))
+            recorded, top = {}, 0
+        mb.uidvalidity = uidvalidity
+        known = {m.uid for m in recorded.values() if m.uid and m.uidvalidity == uidvalidity}
+        extras = _server_extras(self.client, top, known)
+        for msg in read_folder(path, display_name=mb.source):
             self.result.source_messages += 1
             self.advance(msg.length)
             if msg.offset in recorded:
@@ -135,6 +224,9 @@ class MailboxCopier:
                 self._record(msg, uidvalidity, uids.pop(0))
                 self.result.reconciled += 1
                 continue
+            if self.stopped:
+                self.result.failed += 1
+                continue
             for f in msg.findings:
                 self._finding(f)
             self.batch.append(msg)
@@ -143,11 +235,24 @@ class MailboxCopier:
                     or self.batch_bytes >= self.cfg.cyrus.batch_bytes):
                 self._flush()
         self._flush()
+        if not path.is_dir() and not self.stopped:
+            self._carry_keywords(path)
         mb.source_messages = self.result.source_messages
         mb.scanned_to = size
         mb.copied_messages = self.session.query(Message).filter_by(mailbox_id=mb.id).count()
         self.session.commit()
         return self.result
+
+    def _carry_keywords(self, path: Path) -> None:
+        """Define the folder keywords of the UW pseudo message in the Cyrus folder."""
+        words = folder_keywords(path)
+        left = _define_keywords(self.client, self.mailbox.folder, words) if words else []
+        if left:
+            self._finding(Finding(
+                "info", self.mailbox.source, 1, " ".join(left),
+                "the folder's keywords could not be defined in the empty Cyrus folder",
+                "they appear as soon as a message carries them", code="CP009",
+                subject=self.mailbox.folder))
 
     def _record(self, msg: MboxMessage, uidvalidity: int | None, uid: int | None) -> None:
         self.session.add(Message(mailbox_id=self.mailbox.id, offset=msg.offset,
@@ -156,23 +261,34 @@ class MailboxCopier:
 
     def _flush(self) -> None:
         if self.batch:
-            self._append(self.batch)
+            try:
+                self._append(self.batch)
+            except FolderStopped as exc:
+                self.stopped = True
+                self.result.failed += len(self.batch) - self.done_in_batch
+                self._finding(exc.finding)
             self.session.commit()
         self.batch, self.batch_bytes = [], 0
+        self.done_in_batch = 0
 
     def _append(self, msgs: list[MboxMessage]) -> None:
-        """Append; on refusal split the batch until the bad message is alone."""
+        """Append; on a message refusal split the batch until the bad message is alone."""
         out = [Outgoing(m.data, m.flags, m.internaldate) for m in msgs]
         try:
             uidvalidity, uids = append_batch(self.client, self.mailbox.folder, out)
         except AppendRefused as exc:
+            if not _alive(self.client):
+                raise ConnectionError(f"connection lost during APPEND to "
+                                      f"{self.mailbox.folder}: {exc}") from exc
             stored = getattr(exc, "stored", None)
             if stored and stored[1]:
                 done = len(stored[1])
                 for m, uid in zip(msgs[:done], stored[1], strict=True):
                     self._record(m, stored[0], uid)
                 self.result.appended += done
+                self.done_in_batch += done
                 msgs = msgs[done:]
+            self._check_folder_refusal(str(exc), msgs)
             if len(msgs) > 1:
                 half = len(msgs) // 2
                 self._append(msgs[:half])
@@ -181,10 +297,12 @@ class MailboxCopier:
             if msgs:
                 m = msgs[0]
                 self.result.failed += 1
+                self.done_in_batch += 1
                 self._finding(Finding(
                     "error", self.mailbox.source, m.line,
                     m.from_line.decode("latin-1").rstrip(),
-                    f"Cyrus refused the message: {exc}", "fix the message by hand "
+                    f"Cyrus refused the message ({len(m.data)} bytes) for "
+                    f"{self.mailbox.folder}: {exc}", "fix the message by hand "
                     "(see the reason) and re-run copy; the rest of the folder was copied",
                     code="CP004", subject=self.mailbox.folder))
             return
@@ -193,21 +311,126 @@ class MailboxCopier:
         for m, uid in zip(msgs, uids, strict=True):
             self._record(m, uidvalidity, uid)
         self.result.appended += len(msgs)
+        self.done_in_batch += len(msgs)
+
+    def _check_folder_refusal(self, text: str, msgs: list[MboxMessage]) -> None:
+        """Raise FolderStopped when the refusal concerns the folder, not these messages."""
+        low = text.lower()
+        folder = self.mailbox.folder
+        user = self.mailbox.user.name
+        if any(k in low for k in _FOLDER_REFUSALS):
+            raise FolderStopped(Finding(
+                "error", self.mailbox.source, None, text,
+                f"Cyrus refuses to store anything in {folder} of {user}: {text}",
+                f"check the folder and its ACL (user {user} needs the 'i' right), then "
+                "re-run copy; what was copied is kept", code="CP006", subject=folder))
+        if len(msgs) > 1 and any(k in low for k in _QUOTA_REFUSALS):
+            # one message too big for what is left is reported alone (CP004); the folder
+            # stops when not even the smallest message of a batch fits any more
+            free = self._quota_free()
+            if free is not None and min(len(m.data) for m in msgs) > free:
+                raise FolderStopped(Finding(
+                    "error", self.mailbox.source, None, text,
+                    f"the quota of {user} is full ({free} bytes left) while copying {folder}; "
+                    "the rest of this folder was not copied",
+                    f"raise the quota of user/{user} (or set it after the copy) and re-run "
+                    "copy; what was copied is kept", code="CP005", subject=folder))
+
+    def _quota_free(self) -> int | None:
+        """Bytes (or 0 when the message count limit is reached) left under the folder's quota."""
+        _roots, quotas = self.client.get_quota_root(self.mailbox.folder)
+        free: int | None = None
+        for q in quotas:
+            if q.resource.upper() == "STORAGE":
+                # usage is reported in whole KiB, rounded down: up to 1 KiB more is used
+                left = max(0, (q.limit - q.usage - 1) * 1024)
+            elif q.resource.upper() == "MESSAGE":
+                left = 0 if q.usage >= q.limit else None
+            else:
+                continue
+            if left is not None:
+                free = left if free is None else min(free, left)
+        return free
 
 
-def _copy_user(cfg: Config, domain: str, user_id: int,
-               advance: Callable[[int], None]) -> list[MailboxResult]:
-    results = []
+def _copy_user(cfg: Config, domain: str, user_id: int, advance: Callable[[int], None],
+               resync: bool) -> list[MailboxResult]:
+    """Copy one user's mailboxes on one connection, reconnecting when it is lost.
+
+    Each step (a folder's pass, the subscriptions) is simply run again on a
+    new connection: a pass starts by reconciling with the server, so a batch
+    the lost connection may or may not have stored is found, not doubled.
+    """
+    results: list[MailboxResult] = []
     with open_tracker(cfg.db_url) as session:
         user = session.get(User, user_id)
         assert user is not None
-        client = connect(cfg.cyrus, user.name)
+        name = user.name
+        client: IMAPClient | None = None
+
+        def attempt(work: Callable[[IMAPClient], T]) -> tuple[T | None, int, Exception | None]:
+            nonlocal client
+            for n in range(RETRIES + 1):
+                try:
+                    if client is None:
+                        client = connect(cfg.cyrus, name)
+                    return work(client), n, None
+                except CONNECTION_LOST as exc:
+                    session.rollback()
+                    _drop(client)
+                    client = None
+                    if n == RETRIES:
+                        return None, n, exc
+                    time.sleep(0.5 * 2 ** n)
+            raise AssertionError("unreachable")
+
         try:
             for mb in user.mailboxes:
-                results.append(MailboxCopier(cfg, session, client, domain, mb, advance).run())
+                res, n, exc = attempt(lambda c, mb=mb: MailboxCopier(
+                    cfg, session, c, domain, mb, advance, resync).run())
+                if exc is not None or res is None:
+                    results.append(_lost(session, domain, name, mb.source, mb.folder, exc, n))
+                    return results
+                res.retries = n
+                results.append(res)
+            copied = {r.folder for r in results}
+            listed, n, exc = attempt(
+                lambda c: subscribe_listed(cfg, session, c, domain, user, copied))
+            if exc is not None:
+                results.append(_lost(session, domain, name, user.old_home, "(subscriptions)",
+                                     exc, n))
+            elif listed and results:  # reported with the INBOX, where a reader looks
+                inbox = next((r for r in results if r.folder == "INBOX"), results[0])
+                inbox.findings.extend(listed)
         finally:
-            client.logout()
+            _drop(client)
     return results
+
+
+def _drop(client: IMAPClient | None) -> None:
+    """Close a connection that may already be dead."""
+    if client is None:
+        return
+    try:
+        client.logout()
+    except Exception:  # noqa: BLE001 - the session is being thrown away either way
+        client.shutdown()
+
+
+def _lost(session: Session, domain: str, user: str, source: str, folder: str,
+          exc: Exception | None, attempt: int) -> MailboxResult:
+    """The result of a step whose connection kept failing: one finding names the folder."""
+    res = MailboxResult(user, source, folder, failed=1, retries=attempt,
+                        error=str(exc) or type(exc).__name__)
+    f = Finding("error", source, None, res.error,
+                f"the connection to Cyrus was lost {attempt + 1} times while copying "
+                f"{folder} of {user}; this user's copy stopped here",
+                "check the server, then re-run copy: it continues where it stopped",
+                code="CP007", subject=folder)
+    res.findings.append(f)
+    record_finding(session, "copy", domain, user, f)
+    session.commit()
+    return res
 
 
 def ensure_users(cfg: Config, users: list[str]) -> None:
@@ -222,13 +445,21 @@ def ensure_users(cfg: Config, users: list[str]) -> None:
         client.logout()
 
 
-def copy_domain(cfg: Config, domain: str, *, progress: bool = True) -> list[MailboxResult]:
-    """Copy every mailbox of every user of ``domain``; users run in parallel."""
+def copy_domain(cfg: Config, domain: str, *, progress: bool = True,
+                resync: bool = False) -> list[MailboxResult]:
+    """Copy every mailbox of every user of ``domain``; users run in parallel.
+
+    ``resync`` lets a pass go on where the old mbox was rewritten or the Cyrus
+    folder recreated (see the module docstring); without it such a mailbox is
+    only reported.
+    """
     with open_tracker(cfg.db_url) as session:
         drow = session.scalar(select(Domain).where(Domain.name == domain))
         if drow is None:
             raise UnknownDomain(domain)
-        users = [(u.id, u.name) for u in drow.users]
+        # biggest first, so the last connection to finish is not the one with the most mail
+        users = [(u.id, u.name) for u in sorted(
+            drow.users, key=lambda u: -sum(m.source_bytes for m in u.mailboxes))]
         total = sum(m.source_bytes for u in drow.users for m in u.mailboxes)
     ensure_users(cfg, [name for _, name in users])
     bar = tqdm(total=total, unit="B", unit_scale=True, desc=f"copy {domain}",
@@ -242,7 +473,8 @@ def copy_domain(cfg: Config, domain: str, *, progress: bool = True) -> list[Mail
     results: list[MailboxResult] = []
     try:
         with ThreadPoolExecutor(max_workers=max(1, cfg.cyrus.connections)) as pool:
-            for part in pool.map(lambda u: _copy_user(cfg, domain, u[0], advance), users):
+            for part in pool.map(lambda u: _copy_user(cfg, domain, u[0], advance, resync),
+                                 users):
                 results.extend(part)
     finally:
         bar.close()

@@ -1,0 +1,52 @@
+"""Has an old mbox been rewritten since the last copy pass?
+
+The copy ledger keys each message by its byte offset, which only holds while
+the old spool grows by appending.  A mail client on the old host that
+deleted or changed a message rewrote the file: it may have shrunk, or be the
+same size or larger with other bytes at the recorded offsets.  Re-reading the
+first and the last recorded message (the file head and the end of what was
+copied) and comparing their length and SHA-1 with the ledger catches both
+without reading the whole file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from converters.finding import InputError
+from converters.mbox import read_mbox
+from migrate.tracker import Message
+
+
+def _at(path: Path, row: Message) -> str | None:
+    """Why the message recorded in ``row`` is no longer at its offset, or None."""
+    end = row.offset + row.length
+    size = path.stat().st_size
+    if size < end:
+        return (f"the file has {size} bytes; the message copied from byte {row.offset} ended "
+                f"at byte {end}")
+    try:
+        now = next(read_mbox(path, start=row.offset), None)
+    except InputError:
+        return f"no message starts any more at byte {row.offset}"
+    if now is None:
+        return f"no message starts any more at byte {row.offset}"
+    if row.origin != "copy":
+        return None  # a returned (rollback) message: its ledger digest is Cyrus's bytes
+    if now.length != row.length or now.sha1 != row.sha1:
+        return (f"the message at byte {row.offset} (line {now.line}) is not the one copied "
+                f"(SHA-1 {row.sha1[:12]}, now {now.sha1[:12]})")
+    return None
+
+
+def source_change(path: Path, recorded: Iterable[Message]) -> str | None:
+    """Why the mbox at ``path`` no longer matches the ledger, or None if it only grew."""
+    rows = sorted(recorded, key=lambda r: r.offset)
+    if not rows or path.is_dir():
+        return None  # maildir keys are file names, not offsets: nothing can shift
+    for row in dict.fromkeys((rows[0], rows[-1])):
+        reason = _at(path, row)
+        if reason:
+            return reason
+    return None
