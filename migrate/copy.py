@@ -45,6 +45,7 @@ from converters.mbox import MboxMessage, folder_keywords, folder_size, read_fold
 from migrate.config import Config
 from migrate.errors import UnknownDomain
 from migrate.imap import AppendRefused, Outgoing, append_batch, connect, ensure_folder
+from migrate.prefetch import prefetch
 from migrate.sitefs import on_disk
 from migrate.source_check import source_change
 from migrate.subscriptions import subscribe_listed
@@ -213,7 +214,9 @@ class MailboxCopier:
         mb.uidvalidity = uidvalidity
         known = {m.uid for m in recorded.values() if m.uid and m.uidvalidity == uidvalidity}
         extras = _server_extras(self.client, top, known)
-        for msg in read_folder(path, display_name=mb.source):
+        ahead = prefetch(read_folder(path, display_name=mb.source), lambda m: len(m.data),
+                         self.cfg.cyrus.batch_bytes)
+        for msg in ahead:
             self.result.source_messages += 1
             self.advance(msg.length)
             if msg.offset in recorded:

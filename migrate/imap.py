@@ -4,8 +4,13 @@ Why not just ``IMAPClient.append``: one APPEND per message costs two round
 trips, and imaplib writes the literal and its closing CRLF separately, so on
 loopback most of the time is spent waiting for delayed ACKs.  Here a whole
 MULTIAPPEND batch (LITERAL+ non-synchronising literals) is built in memory
-and written with one ``sendall`` on a TCP_NODELAY socket; only servers
-without MULTIAPPEND or LITERAL+ take the slow, standard paths.
+and written with one ``sendall`` on a TCP_NODELAY socket.  Pipelining a
+second batch on the same connection was measured and gains nothing (Cyrus
+parses a literal while it arrives, so sending already overlaps its work; see
+bench/RESULTS.md): the copy engine uses more connections instead.  Only
+servers without MULTIAPPEND or LITERAL+ take the slow, standard path: one
+APPEND per message with a synchronising literal (imaplib waits for the ``+``
+before the bytes).
 """
 
 from __future__ import annotations
@@ -85,8 +90,7 @@ def append_batch(
     it.  Without MULTIAPPEND messages go one by one and a refusal reports
     how many went in before it via the exception's ``stored`` attribute.
     """
-    caps = client.capabilities()
-    if b"MULTIAPPEND" in caps and b"LITERAL+" in caps:
+    if multiappend(client):
         return _multiappend(client, folder, batch)
     uidvalidity: int | None = None
     uids: list[int] = []
@@ -104,9 +108,16 @@ def append_batch(
     return uidvalidity, uids
 
 
+def multiappend(client: IMAPClient) -> bool:
+    """Whether the server takes a whole batch in one APPEND with non-synchronising literals."""
+    caps = client.capabilities()
+    return b"MULTIAPPEND" in caps and b"LITERAL+" in caps
+
+
 def _multiappend(
     client: IMAPClient, folder: str, batch: Sequence[Outgoing]
 ) -> tuple[int | None, list[int]]:
+    """One MULTIAPPEND command, all literals non-synchronising, written in one send."""
     imap = client._imap  # imaplib connection: used for its tag and response reader
     tag = imap._new_tag()
     parts = [tag, b" APPEND ", _quote(folder)]
@@ -119,8 +130,12 @@ def _multiappend(
     imap.send(b"".join(parts))
     try:
         typ, data = imap._command_complete("APPEND", tag)
+    except imap.abort:
+        raise  # the connection is gone: not a refusal of this batch
     except imap.error as exc:
         raise AppendRefused(str(exc)) from exc
+    finally:
+        imap.untagged_responses.pop("APPENDUID", None)  # else kept for the session's life
     text = b" ".join(d for d in data if isinstance(d, bytes))
     if typ != "OK":
         raise AppendRefused(text.decode("utf-8", "replace"))
@@ -140,6 +155,12 @@ def ensure_folder(client: IMAPClient, folder: str) -> bool:
         name = sep.join(parts[:i])
         if name.upper() == "INBOX" or client.folder_exists(name):
             continue
-        client.create_folder(name)
+        try:
+            client.create_folder(name)
+        except IMAPClientError:
+            # another connection of the same user (folders copy in parallel)
+            # may have created it between the check and the CREATE
+            if not client.folder_exists(name):
+                raise
         client.subscribe_folder(name)
     return True

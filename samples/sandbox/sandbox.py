@@ -49,6 +49,10 @@ from pathlib import Path
 
 HOST = "127.0.0.1"
 IMAP_PORT = 11143
+# A second imapd on the same mailboxes that hides MULTIAPPEND and LITERAL+, so the
+# copy engine's one-APPEND-per-message path is tested against the real server.
+PLAIN_IMAP_PORT = 11144
+SUPPRESSED_CAPABILITIES = "MULTIAPPEND LITERAL+"
 SIEVE_PORT = 14190
 LMTP_PORT = 12024
 SMTP_PORT = 12525
@@ -190,6 +194,10 @@ class Layout:
     @property
     def imapd_conf(self) -> Path:
         return self.root / "etc" / "imapd.conf"
+
+    @property
+    def plain_imapd_conf(self) -> Path:
+        return self.root / "etc" / "imapd-plain.conf"
 
     @property
     def cyrus_conf(self) -> Path:
@@ -409,9 +417,19 @@ umask: 077
 """
 
 
+def plain_imapd_conf(lay: Layout) -> str:
+    """The second imapd's config: the same server, without MULTIAPPEND and LITERAL+.
+
+    Cyrus has no include directive, so it repeats the main file; with the
+    same configdirectory and partition it serves the very same mailboxes.
+    """
+    return imapd_conf(lay) + f"suppress_capabilities: {SUPPRESSED_CAPABILITIES}\n"
+
+
 def cyrus_conf(lay: Layout) -> str:
-    """The private cyrus.conf: three loopback services and the housekeeping."""
+    """The private cyrus.conf: four loopback services and the housekeeping."""
     conf = f"-C {lay.imapd_conf}"
+    plain = f"-C {lay.plain_imapd_conf}"
     b = CYRUS_BIN
     return f"""\
 # Cyrus master services for the sandbox (written by sandbox.py).
@@ -420,6 +438,7 @@ START {{
 }}
 SERVICES {{
   imap  cmd="{b}/imapd {conf} -U 30" listen="{HOST}:{IMAP_PORT}" prefork=0 maxchild=50
+  imapplain cmd="{b}/imapd {plain} -U 30" listen="{HOST}:{PLAIN_IMAP_PORT}" prefork=0 maxchild=10
   sieve cmd="{b}/timsieved {conf}" listen="{HOST}:{SIEVE_PORT}" prefork=0 maxchild=20
   lmtp  cmd="{b}/lmtpd {conf} -a" listen="{HOST}:{LMTP_PORT}" prefork=0 maxchild=20
 }}
@@ -439,6 +458,7 @@ def prepare_cyrus(lay: Layout) -> None:
     make_dir(lay.log, "root", "root", 0o755)
     write_if_changed(lay.recorder, RECORDER.format(outbox=str(lay.outbox)), 0o755)
     write_if_changed(lay.imapd_conf, imapd_conf(lay))
+    write_if_changed(lay.plain_imapd_conf, plain_imapd_conf(lay))
     write_if_changed(lay.cyrus_conf, cyrus_conf(lay))
     if not lay.secret.exists():
         fd = os.open(lay.secret, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -472,7 +492,18 @@ def start_cyrus(lay: Layout) -> None:
     prepare_cyrus(lay)
     run([str(CYRUS_MASTER), "-C", str(lay.imapd_conf), "-M", str(lay.cyrus_conf),
          "-p", str(lay.master_pid), "-d", "-L", str(lay.log / "cyrus-master.log")])
-    wait_for_ports([IMAP_PORT, SIEVE_PORT, LMTP_PORT])
+    wait_for_ports([IMAP_PORT, PLAIN_IMAP_PORT, SIEVE_PORT, LMTP_PORT])
+
+
+def add_missing_services(lay: Layout, pid: int) -> None:
+    """Give a running master the services a newer sandbox.py defines (SIGHUP rereads
+    cyrus.conf and starts new services; the running ones are left alone)."""
+    if port_answers(PLAIN_IMAP_PORT):
+        return
+    refuse_taken([PLAIN_IMAP_PORT])
+    prepare_cyrus(lay)
+    os.kill(pid, signal.SIGHUP)
+    wait_for_ports([PLAIN_IMAP_PORT])
 
 
 def stop_cyrus(lay: Layout) -> bool:
@@ -659,7 +690,8 @@ old_transport = "{OLD_TRANSPORT}"
 def status_of(lay: Layout) -> dict:
     """What runs, as a JSON-able dict."""
     pid = cyrus_pid(lay)
-    ports = {"imap": IMAP_PORT, "sieve": SIEVE_PORT, "lmtp": LMTP_PORT, "smtp": SMTP_PORT}
+    ports = {"imap": IMAP_PORT, "imap-plain": PLAIN_IMAP_PORT, "sieve": SIEVE_PORT,
+             "lmtp": LMTP_PORT, "smtp": SMTP_PORT}
     return {
         "dir": str(lay.root),
         "cyrus": {"running": pid is not None, "pid": pid},
@@ -674,8 +706,11 @@ def cmd_start(lay: Layout) -> int:
     """Start whatever is not running yet; say so when everything already runs."""
     if os.geteuid() != 0:
         raise SandboxError("start must run as root (Cyrus and Postfix drop privileges)")
-    cyrus_up = cyrus_pid(lay) is not None
+    pid = cyrus_pid(lay)
+    cyrus_up = pid is not None
     postfix_up = postfix_running(lay)
+    if pid is not None:
+        add_missing_services(lay, pid)
     if cyrus_up and postfix_up:
         write_if_changed(lay.servers_toml, servers_toml(lay))
         print(f"sandbox already running in {lay.root}")
@@ -683,7 +718,7 @@ def cmd_start(lay: Layout) -> int:
     refuse_closed_parents(lay.root)
     ensure_binaries()
     if not cyrus_up:
-        refuse_taken([IMAP_PORT, SIEVE_PORT, LMTP_PORT])
+        refuse_taken([IMAP_PORT, PLAIN_IMAP_PORT, SIEVE_PORT, LMTP_PORT])
     if not postfix_up:
         refuse_taken([SMTP_PORT])
     make_dir(lay.root)
@@ -697,7 +732,8 @@ def cmd_start(lay: Layout) -> int:
                 stop_cyrus(lay)
             raise
     write_if_changed(lay.servers_toml, servers_toml(lay))
-    print(f"sandbox running in {lay.root}: IMAP {HOST}:{IMAP_PORT}, "
+    print(f"sandbox running in {lay.root}: IMAP {HOST}:{IMAP_PORT} (and {PLAIN_IMAP_PORT} "
+          f"without {SUPPRESSED_CAPABILITIES}), "
           f"ManageSieve {HOST}:{SIEVE_PORT}, LMTP {HOST}:{LMTP_PORT}, "
           f"SMTP {HOST}:{SMTP_PORT}; settings in {lay.servers_toml}")
     return 0
@@ -723,7 +759,7 @@ def cmd_status(lay: Layout, as_json: bool) -> int:
         print(f"cyrus    {cy}")
         print(f"postfix  {pf}")
         for name, p in st["ports"].items():
-            print(f"  {name:6} {HOST}:{p['port']} {'answers' if p['answers'] else 'closed'}")
+            print(f"  {name:10} {HOST}:{p['port']} {'answers' if p['answers'] else 'closed'}")
     both = st["cyrus"]["running"] and st["postfix"]["running"]
     return 0 if both else 3
 
