@@ -78,16 +78,18 @@ def _folder_name(rel: str, home: Path) -> str:
     return rel
 
 
-def run_procmail(rc_text: str, message: bytes, *, user: str = "alice",
+def run_procmail(rc_text: str | bytes, message: bytes, *, user: str = "alice",
                  dirs: Iterable[str] = (), files: Mapping[str, str] | None = None,
                  record: Iterable[str] = ("vacation", "lpr"),
                  passthrough: Iterable[str] = ("spamc", "spamassassin"),
-                 timeout: float = 30) -> Outcome:
+                 timeout: float = 30, marker: bytes | None = None) -> Outcome:
     """Deliver ``message`` with ``rc_text`` as the user's rc file and report the outcome.
 
     ``dirs``/``files`` are created in HOME first (folder parents matter to
     procmail).  Programs named in ``record`` are replaced by the recorder;
     those in ``passthrough`` copy stdin to stdout (filters that change nothing).
+    With ``marker``, only files that contain it count as folders, so a log
+    file or cache the rc file writes in HOME is not taken for a delivery.
     """
     with tempfile.TemporaryDirectory(prefix="procmail-oracle-") as tmp:
         root = Path(tmp)
@@ -104,8 +106,12 @@ def run_procmail(rc_text: str, message: bytes, *, user: str = "alice",
         for name in passthrough:
             _script(stubs / name, _PASSTHROUGH)
         rc = home / ".procmailrc"
-        rc.write_text(rc_text)
+        rc.write_bytes(rc_text if isinstance(rc_text, bytes) else rc_text.encode())
         spool = root / "spool"
+        # An existing spool dated in the past: procmail sleeps a second after writing
+        # to a new (or just-touched) mbox, so that its mtime ends up after its atime.
+        spool.touch()
+        os.utime(spool, (946684800, 946684800))
         log = root / "procmail.log"
         before = _snapshot(home)
         env = {"PATH": f"{stubs}:/usr/bin:/bin", "LOGNAME": user, "USER": user,
@@ -113,14 +119,18 @@ def run_procmail(rc_text: str, message: bytes, *, user: str = "alice",
         args = [PROCMAIL, "-m", f"PATH={env['PATH']}", f"HOME={home}", f"MAILDIR={home}",
                 f"DEFAULT={spool}",
                 f"ORGMAIL={spool}", f"SENDMAIL={stubs / 'sendmail'}", f"LOGFILE={log}",
-                f"LOGNAME={user}", "VERBOSE=no", str(rc)]
+                f"LOGNAME={user}", "VERBOSE=no",
+                # A lock in a missing directory is retried LOCKSLEEP (8 s) apart for
+                # about a minute before the delivery fails; the outcome is the same.
+                "LOCKSLEEP=0", str(rc)]
         proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, env=env, cwd=home,
                                 start_new_session=True)
         proc.communicate(message, timeout=timeout)
         _wait_for_session(proc.pid, timeout)
         after = _snapshot(home)
-        changed = sorted(k for k, v in after.items() if before.get(k) != v and k != ".procmailrc")
+        changed = sorted(k for k, v in after.items() if before.get(k) != v and k != ".procmailrc"
+                         and (marker is None or marker in (home / k).read_bytes()))
         folders = tuple(dict.fromkeys(_folder_name(c, home) for c in changed))
         forwards, replies, programs = _calls(calls)
         return Outcome(

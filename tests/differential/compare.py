@@ -1,0 +1,148 @@
+"""Compare where procmail and Cyrus put the same messages under the same rules.
+
+For one rc file and a batch of messages: procmail runs the rc file (the
+oracle), Cyrus runs its translation (the Cyrus engine), and both outcomes
+are reduced to what the user would see: the set of IMAP folders holding the
+message (procmail's files named through the same folder mapping the copy
+engine uses; its $DEFAULT is INBOX), the addresses it was forwarded to, the
+addresses that got an automatic reply, whether a program saw it, and
+whether delivery failed.  A message delivered nowhere is a discard.
+
+A pair counts for agreement only when the translation is complete: every
+recipe of the file translated and the script valid.  Pairs on other files
+are "not comparable" and are counted, not judged.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from email.utils import getaddresses
+from pathlib import Path
+
+from converters.folders import DEFAULT_MAPPING, INBOX
+from converters.procmail import SieveConversion
+from migrate.inventory import folder_dir
+
+from .cases import RcCase
+from .cyrus_engine import Sandbox, run_cyrus
+from .messages import Delivery, Message, deliveries
+from .procmail_oracle import Outcome, run_procmail
+
+
+@dataclass(frozen=True)
+class Seen:
+    """An outcome as the user sees it; equal Seen values mean the engines agree."""
+
+    folders: tuple[str, ...]
+    forwards: tuple[str, ...]
+    autoreplies: tuple[str, ...]
+    programs: tuple[str, ...]
+    failed: bool
+
+    def __str__(self) -> str:
+        if not (self.folders or self.forwards or self.autoreplies or self.programs
+                or self.failed):
+            return "discarded"
+        parts = [f"folders={list(self.folders)}"]
+        parts += [f"{k}={list(v)}" for k, v in (("forwards", self.forwards),
+                                                 ("autoreplies", self.autoreplies),
+                                                 ("programs", self.programs)) if v]
+        return " ".join(parts + (["FAILED"] if self.failed else []))
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One (rc file, message) verdict."""
+
+    rcfile: str
+    message: str
+    comparable: bool
+    procmail: Seen
+    cyrus: Seen | None
+
+    @property
+    def agree(self) -> bool:
+        return self.procmail == self.cyrus
+
+    def __str__(self) -> str:
+        return (f"{self.rcfile} x {self.message}:\n    procmail: {self.procmail}\n"
+                f"    cyrus:    {self.cyrus}")
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """Everything one rc file gave: its translation and its pairs."""
+
+    case: RcCase
+    conversion: SieveConversion
+    pairs: tuple[Pair, ...]
+
+
+def fully_translated(conv: SieveConversion) -> bool:
+    """Every recipe carried over and the script valid: the file's pairs are judged."""
+    return (conv.recipes_translated == conv.recipes_total
+            and not any(f.code == "sieve-invalid" for f in conv.findings))
+
+
+def _addresses(values: Sequence[str]) -> tuple[str, ...]:
+    return tuple(sorted(a.lower() for _, a in getaddresses(list(values)) if a))
+
+
+def _imap_name(rel: str, home: Path, maildir: Path | None) -> str:
+    """procmail's file (relative to HOME) as the IMAP folder the copy engine makes of it."""
+    path = home / rel.rstrip("/").removesuffix("/.")
+    base = maildir if maildir is not None and maildir in path.parents else home
+    return DEFAULT_MAPPING.folder(path.relative_to(base).as_posix())
+
+
+def seen_procmail(out: Outcome, home: Path, maildir: Path | None) -> Seen:
+    folders = {_imap_name(f, home, maildir) for f in out.folders}
+    if out.inbox:
+        folders.add(INBOX)
+    return Seen(tuple(sorted(folders)), _addresses(out.forwards), _addresses(out.autoreplies),
+                tuple(out.programs), out.exit_code != 0)
+
+
+def seen_cyrus(out: Outcome) -> Seen:
+    folders = set(out.folders) | ({INBOX} if out.inbox else set())
+    return Seen(tuple(sorted(folders)), _addresses(out.forwards), _addresses(out.autoreplies),
+                (), out.exit_code != 0)
+
+
+def run_oracle(case: RcCase, batch: Sequence[Delivery], workers: int = 8) -> list[Seen]:
+    """procmail's outcome for each delivery, run ``workers`` at a time."""
+    with tempfile.TemporaryDirectory(prefix="differential-") as tmp:
+        home = case.make_home(Path(tmp))
+        maildir = folder_dir(home)
+
+        def one(d: Delivery) -> Seen:
+            out = run_procmail(case.text, d.mbox_bytes, dirs=case.dirs, files=dict(case.files),
+                               marker=f"Message-ID: <{d.msgid}>".encode())
+            return seen_procmail(out, home, maildir)
+
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            return list(pool.map(one, batch))
+
+
+def compare_file(case: RcCase, batch: Sequence[Message], token: str,
+                 sb: Sandbox | None = None, *, judge_all: bool = False) -> FileResult:
+    """Run one rc file on ``batch`` in both engines (only procmail's side when not comparable).
+
+    ``judge_all`` runs Cyrus on files that are not fully translated too.
+    """
+    with tempfile.TemporaryDirectory(prefix="differential-") as tmp:
+        conversion = case.convert(Path(tmp))
+    comparable = fully_translated(conversion)
+    items = deliveries(token, list(batch))
+    if not comparable and not judge_all:
+        return FileResult(case, conversion, tuple(
+            Pair(case.name, d.message.name, False, Seen((), (), (), (), False), None)
+            for d in items))
+    cyrus = run_cyrus(case, items, sb)
+    oracle = run_oracle(case, items)
+    pairs = tuple(Pair(case.name, d.message.name, comparable, p, seen_cyrus(c))
+                  for d, p, c in zip(items, oracle, cyrus.outcomes, strict=True))
+    return FileResult(case, conversion, pairs)

@@ -1,0 +1,234 @@
+"""A fixed set of test messages for the procmail -> Sieve differential runs.
+
+Deterministic (a seeded generator, no clock): the same list every run, so a
+disagreement names a message that can be looked at again.  The kinds are
+the ones procmail rules are written against: mailing lists (List-Id,
+Sender, Precedence, Mailing-List, X-Mailing-List), spam-tagged mail
+(X-Spam-Flag/Status/Level at several levels), daemon bounces
+(MAILER-DAEMON, postmaster, Auto-Submitted), folded and RFC 2047 encoded
+headers, every recipient header procmail's ^TO looks at, 8-bit bodies, a few
+big messages, plus the real messages of the sample site's spools.
+
+Every message has a distinct envelope sender: Sieve vacation answers a
+sender at most once per period, procmail's formail autoreply every time, so
+reusing a sender would compare rate limiting instead of the translation.
+"""
+
+from __future__ import annotations
+
+import random
+from base64 import b64encode
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from converters.mbox.reader import read_mbox
+
+REPO = Path(__file__).resolve().parents[2]
+SPOOLS = REPO / "samples" / "site" / "var" / "mail"
+
+#: The user whose rc files are run (the construct files and the corpus speak of these).
+USER_ADDRESSES = ("alice@example.org", "user1@example.org", "user4@example.org",
+                  "user5@example.net", "user6@example.com", "user3@example.com")
+OTHERS = ("bob@example.org", "carol@example.net", "dave@example.com", "eve@mit.edu",
+          "henry@uunet.uu.net", "boss@example.org", "frank@gatech.edu")
+LISTS = (
+    ("python-list", "python-list.python.org", "Python"),
+    ("debian-user", "debian-user.lists.debian.org", "Debian"),
+    ("perl5-porters", "perl5-porters.perl.org", "perl"),
+    ("zsh-users", "zsh-users.sunsite.dk", "zsh"),
+    ("vim_use", "vim_use.vim.org", "vim"),
+    ("edupage", "edupage.educom.edu", "Edupage"),
+    ("linux-uvc-devel", "linux-uvc-devel.lists.sourceforge.net", "uvc"),
+    ("fulldisclosure", "fulldisclosure.seclists.org", "Full-Disclosure"),
+)
+SUBJECTS = (
+    "Python news", "perl question", "Meeting tomorrow", "Re: your mail", "money for you",
+    "You won a prize", "Urgent Order", "[SPAM] cheap pills", "Output from \"at\" job",
+    "cron <root@host> daily", "Autobuilder failed", "send help", "Edupage 12 May",
+    "Re: That movie", "lunch?", "keep me", "archive request", "subscribe", "unsubscribe",
+    "Mail delivery failed: returning message to sender", "Grant Award.", "Refinery: notes",
+    "[llvm/llvm-project] build broken", "Warning from the admin", "discount sunglasses",
+    "template", "Thank you!", "[1234] ticket", "Re: Approved", "United Nations!!!",
+)
+SPAM_LEVELS = (0, 1, 3, 5, 8, 12, 20)
+BODY_WORDS = ("hello", "python", "perl", "money", "meeting", "unsubscribe", "help",
+              "-----BEGIN PGP SIGNED MESSAGE-----", "report", "lunch", "archive", "list")
+RECIPIENT_HEADERS = ("To", "Cc", "Resent-To", "Resent-Cc", "Bcc", "Apparently-To",
+                     "X-Envelope-To", "Original-To", "Delivered-To")
+
+
+@dataclass(frozen=True)
+class Message:
+    """One test message: a name to report it by, its envelope sender and its bytes (LF)."""
+
+    name: str
+    sender: str
+    data: bytes
+
+    def with_message_id(self, msgid: str) -> bytes:
+        """The message with its Message-ID replaced (or added), to find it again."""
+        head, sep, body = self.data.partition(b"\n\n")
+        lines = [ln for ln in _unfolded(head) if not ln.lower().startswith(b"message-id:")]
+        return b"\n".join([*lines, f"Message-ID: <{msgid}>".encode()]) + sep + body
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One message as delivered in one run: its Message-ID is unique to the run."""
+
+    message: Message
+    msgid: str
+    data: bytes
+
+    @property
+    def mbox_bytes(self) -> bytes:
+        """What procmail reads: the data after a From_ line naming the envelope sender."""
+        return f"From {self.message.sender} Thu Oct  1 10:00:00 2026\n".encode() + self.data
+
+
+def deliveries(token: str, batch: list[Message]) -> list[Delivery]:
+    """The messages of one run, each with Message-ID ``<dfmTOKEN.N@differential.invalid>``."""
+    out = []
+    for i, m in enumerate(batch):
+        msgid = f"dfm{token}.{i}@differential.invalid"
+        out.append(Delivery(m, msgid, m.with_message_id(msgid)))
+    return out
+
+
+def _unfolded(head: bytes) -> list[bytes]:
+    """Header fields as lists of physical lines joined back (folding is kept)."""
+    fields: list[bytes] = []
+    for line in head.split(b"\n"):
+        if line[:1] in (b" ", b"\t") and fields:
+            fields[-1] += b"\n" + line
+        else:
+            fields.append(line)
+    return fields
+
+
+def _encoded(text: str, rng: random.Random) -> str:
+    if rng.random() < 0.5:
+        return f"=?UTF-8?B?{b64encode(text.encode()).decode()}?="
+    raw = text.encode("utf-8")
+    q = "".join(chr(b) if chr(b).isascii() and chr(b).isalnum() else f"={b:02X}" for b in raw)
+    return f"=?UTF-8?Q?{q}?="
+
+
+def _body(rng: random.Random, size: int = 0) -> str:
+    words = [rng.choice(BODY_WORDS) for _ in range(rng.randint(5, 40))]
+    lines = [" ".join(words[i:i + 8]) for i in range(0, len(words), 8)]
+    text = "\n".join(lines) + "\n"
+    while len(text) < size:
+        text += "".join(rng.choice("abcdefghij klmnop") for _ in range(72)) + "\n"
+    return text
+
+
+def _generated(n: int) -> Iterator[Message]:
+    rng = random.Random(20261203)
+    kinds = ("personal", "list", "spam", "daemon", "folded", "encoded", "recipient",
+             "eightbit", "crosspost")
+    for i in range(n):
+        kind = kinds[i % len(kinds)]
+        me = rng.choice(USER_ADDRESSES)
+        other = rng.choice(OTHERS)
+        local, domain = other.split("@")
+        sender = f"{local}.{i}@{domain}"
+        subject = rng.choice(SUBJECTS)
+        headers: list[tuple[str, str]] = [("From", f"{local.title()} <{sender}>"),
+                                          ("To", me), ("Subject", subject)]
+        body = _body(rng)
+        charset = None
+        if kind == "list":
+            name, lid, label = LISTS[i // len(kinds) % len(LISTS)]
+            headers[1] = ("To", f"{name}@{lid.split('.', 1)[1]}")
+            variant = i // len(kinds) % 5
+            if variant == 0:
+                headers += [("List-Id", f"{label} list <{lid}>"), ("Precedence", "list")]
+            elif variant == 1:
+                headers += [("Sender", f"owner-{name}@{lid.split('.', 1)[1]}"),
+                            ("Precedence", "bulk")]
+            elif variant == 2:
+                headers += [("Mailing-List", f"contact {name}-help@{lid}; run by ezmlm")]
+            elif variant == 3:
+                headers += [("X-Mailing-List", f"<{name}@{lid}>"), ("Precedence", "junk")]
+            else:
+                headers += [("List-Id", f"<{lid}>"), ("Cc", me)]
+            headers[2] = ("Subject", f"[{label}] {subject}")
+        elif kind == "spam":
+            level = SPAM_LEVELS[i // len(kinds) % len(SPAM_LEVELS)]
+            spam = level >= 5
+            headers += [("X-Spam-Flag", "YES" if spam else "NO"),
+                        ("X-Spam-Status", f"{'Yes' if spam else 'No'}, score={level}.0 "
+                                          "required=5.0 tests=BAYES_99"),
+                        ("X-Spam-Level", "*" * level)]
+            if spam and i % 2:
+                headers[2] = ("Subject", f"[SPAM] {subject}")
+        elif kind == "daemon":
+            variant = i // len(kinds) % 4
+            if variant == 0:
+                sender = f"MAILER-DAEMON@mx{i}.example.net"
+                headers[0] = ("From", f"Mail Delivery System <{sender}>")
+                headers[2] = ("Subject", "Mail delivery failed: returning message to sender")
+                headers.append(("Content-Type", 'multipart/report; report-type=delivery-status;'
+                                                ' boundary="b"'))
+                body = ("--b\nContent-Type: text/plain\n\nundeliverable\n--b\nContent-Type: "
+                        "message/delivery-status\n\nStatus: 5.1.1\n--b--\n")
+            elif variant == 1:
+                sender = f"postmaster@mx{i}.example.com"
+                headers[0] = ("From", f"postmaster@mx{i}.example.com")
+                headers[2] = ("Subject", "Warning from postmaster")
+            elif variant == 2:
+                headers += [("Auto-Submitted", "auto-replied"), ("Precedence", "bulk")]
+                headers[2] = ("Subject", f"Out of office: {subject}")
+            else:
+                sender = f"root.{i}@host.example.org"
+                headers[0] = ("From", f"Cron Daemon <root@host{i}.example.org>")
+                headers[2] = ("Subject", "Cron <root@host> run-parts /etc/cron.daily")
+        elif kind == "folded":
+            headers[2] = ("Subject", f"{subject} and a long tail that goes on\n\tand on "
+                                     f"past the fold {i}")
+            headers[1] = ("To", f"{other},\n  {me},\n  list@example.net")
+        elif kind == "encoded":
+            text = rng.choice(("Glückwunsch liebe Gewinner", "Réunion demain", "Python ü news",
+                               "money €€€", "perl – question"))
+            headers[2] = ("Subject", _encoded(text, rng))
+            headers[0] = ("From", f"{_encoded('Jürgen Müller', rng)} <{sender}>")
+        elif kind == "recipient":
+            field = RECIPIENT_HEADERS[i // len(kinds) % len(RECIPIENT_HEADERS)]
+            headers[1] = ("To", "undisclosed-recipients:;")
+            headers.append((field, f"Alice Example <{me}>"))
+        elif kind == "eightbit":
+            charset = rng.choice(("utf-8", "iso-8859-1"))
+            headers += [("MIME-Version", "1.0"),
+                        ("Content-Type", f"text/plain; charset={charset}"),
+                        ("Content-Transfer-Encoding", "8bit")]
+            body = "Grüße aus Köln, café crème, naïve\n" + body
+        else:
+            headers[1] = ("To", f"{other}, {me}")
+            headers.append(("Cc", rng.choice(OTHERS)))
+            headers.append(("Reply-To", sender))
+        if i % 53 == 7:
+            body = _body(rng, size=rng.choice((40_000, 150_000, 1_100_000)))
+        headers += [("Date", f"Thu, {1 + i % 28:02d} Oct 2026 10:{i % 60:02d}:00 +0000"),
+                    ("Message-ID", f"<gen{i}@{domain}>")]
+        head = "".join(f"{k}: {v}\n" for k, v in headers)
+        encoding = charset or "ascii"
+        data = head.encode("ascii") + b"\n" + body.encode(encoding, "replace")
+        yield Message(f"gen{i:03d}-{kind}", sender, data)
+
+
+def _spool_messages() -> Iterator[Message]:
+    for spool in sorted(SPOOLS.glob("*")):
+        for m in read_mbox(spool):
+            if not m.from_line:
+                continue
+            local, _, domain = m.from_line.split()[1].decode("ascii", "replace").partition("@")
+            sender = f"{local}.{spool.name}{m.index}@{domain or 'example.org'}"
+            data = m.data.replace(b"\r\n", b"\n")
+            yield Message(f"site-{spool.name}-{m.index:02d}", sender, data)
+
+
+def messages(generated: int = 300) -> list[Message]:
+    """``generated`` synthetic messages followed by the sample site's spooled mail."""
+    return [*_generated(generated), *_spool_messages()]
