@@ -106,7 +106,11 @@ def run_procmail(rc_text: str | bytes, message: bytes, *, user: str = "alice",
         for name in passthrough:
             _script(stubs / name, _PASSTHROUGH)
         rc = home / ".procmailrc"
-        rc.write_bytes(rc_text if isinstance(rc_text, bytes) else rc_text.encode())
+        data = rc_text if isinstance(rc_text, bytes) else rc_text.encode()
+        # rc files that name sendmail by its absolute path reach the recorder too.
+        for path in (b"/usr/sbin/sendmail", b"/usr/lib/sendmail"):
+            data = data.replace(path, str(stubs / "sendmail").encode())
+        rc.write_bytes(data)
         spool = root / "spool"
         # An existing spool dated in the past: procmail sleeps a second after writing
         # to a new (or just-touched) mbox, so that its mtime ends up after its atime.

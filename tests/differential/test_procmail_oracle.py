@@ -72,3 +72,14 @@ def test_autoreply_and_pipe_are_recorded() -> None:
 def test_host_mismatch_loses_the_message() -> None:
     out = run_procmail("HOST=elsewhere.invalid\n:0\nhit\n", MESSAGE)
     assert out.exit_code == 0 and not out.inbox and not out.folders
+
+
+def test_absolute_sendmail_reaches_the_recorder() -> None:
+    out = run_procmail("SENDMAIL=/usr/lib/sendmail\n:0\n! carol@example.org\n", MESSAGE)
+    assert out.forwards == ("carol@example.org",) and not out.inbox
+
+
+def test_marker_keeps_other_written_files_out() -> None:
+    rc = "LOGFILE=$HOME/pm.log\n:0\nhit\n"
+    assert set(run_procmail(rc, MESSAGE).folders) == {"pm.log", "hit"}
+    assert run_procmail(rc, MESSAGE, marker=b"Message-ID: <1@example.org>").folders == ("hit",)
