@@ -183,6 +183,7 @@ def clean_header(section: bytes, has_end: bool) -> HeaderResult:
                           "the message ends inside its header without a line end; one was added"))
     kept: list[bytes] = []
     charsets: set[str] = set()
+    eight_bit = _HIGH.search(section) is not None  # one scan spares one per field
     for group in _fields(lines):
         name = group[0].partition(b":")[0].lower() if _kind(group[0]) == "field" else b""
         if name in METADATA_FIELDS:
@@ -192,7 +193,7 @@ def clean_header(section: bytes, has_end: bool) -> HeaderResult:
         if name and name not in result.first:
             result.first[name] = b" ".join(
                 g.strip() for g in [group[0].partition(b":")[2], *group[1:]])
-        if any(_HIGH.search(g) for g in group):
+        if eight_bit and any(_HIGH.search(g) for g in group):
             group, charset = _encode_field(group)
             charsets.add(charset)
         kept.extend(group)

@@ -133,17 +133,52 @@ def _finish(msg: RawMessage, end: int, drop_blank: bytes | None) -> RawMessage:
     return msg
 
 
+def _plain_lines(f: BinaryIO) -> bytes:
+    """Read the whole lines now buffered that cannot start a message: b"" if there are none.
+
+    A body is mostly such lines, and only a line starting ``From `` matters to
+    the splitter; taking the lines up to the next one in one read keeps the
+    per-line Python work (most of the reader's time) to header and From_
+    lines.  The caller must be at a line start.
+    """
+    buf = f.peek(1)
+    if b"From ".startswith(buf[:5]):  # a From_ line, or too few bytes buffered to tell
+        return b""
+    cut = buf.find(b"\nFrom ") + 1 or buf.rfind(b"\n") + 1
+    return f.read(cut) if cut else b""
+
+
+def _ends_blank(lines: bytes) -> bytes | None:
+    """The last line of ``lines`` if it is blank (as ``last_blank`` tracks), else None."""
+    for blank in _BLANK:
+        if lines == blank or lines.endswith(b"\n" + blank):
+            return blank
+    return None
+
+
 def split_messages(f: BinaryIO, *, start: int, first_line: int, size: int) -> Iterator[RawMessage]:
     """Yield the raw messages of an open binary mbox from byte ``start`` (line ``first_line``).
 
     ``start`` must be 0 or the offset of a separator; a ValueError says otherwise.
+    ``f`` must be buffered (it is peeked at); a large buffer makes bodies cheap.
     """
     f.seek(start)
     pos, lineno = start, first_line - 1
     msg: RawMessage | None = None
     carried: list[Note] = []
     last_blank: bytes | None = None
-    for line in f:
+    while True:
+        if msg is not None and (msg.junk or not msg.in_header):
+            bulk = _plain_lines(f)
+            if bulk:
+                lineno += bulk.count(b"\n")
+                pos += len(bulk)
+                msg.content += bulk
+                last_blank = _ends_blank(bulk)
+                continue
+        line = f.readline()
+        if not line:
+            break
         lineno += 1
         off = pos
         pos += len(line)
