@@ -145,7 +145,8 @@ def _outbox(sb: Sandbox, seen: set[str], ids: set[str]) -> dict[str, tuple[list,
             continue
         env = json.loads(first)
         headers = BytesHeaderParser().parsebytes(msg)
-        auto = str(headers.get("Auto-Submitted", "")).lower().startswith("auto-replied")
+        # A redirect carries the message itself; a vacation reply names it in In-Reply-To.
+        auto = m.group(1).decode() not in str(headers.get("Message-ID", ""))
         forwards, replies = out.setdefault(m.group(1).decode(), ([], []))
         (replies if auto else forwards).extend(env.get("rcpt_to", []))
     return out
