@@ -210,6 +210,22 @@ def cmd_status(ctx: Ctx) -> int:
     return EXIT_OK
 
 
+def cmd_check(ctx: Ctx) -> int:
+    """Verify the migration: 'addresses' asks the real sendmail and Postfix about every address."""
+    from checks.addresses import check_addresses, render
+    from migrate.convert import postfix_translation
+    from migrate.tracker import open_tracker
+
+    with open_tracker(ctx.cfg.db_url) as session:
+        site, translation = postfix_translation(ctx.cfg, session)
+    report = check_addresses(ctx.cfg.site_root, site, translation)
+    ctx.emit({"addresses": [r.to_dict() for r in report.rows],
+              "different": len(report.unexplained),
+              "postfix_check": report.postfix_check, "map_warnings": report.map_warnings},
+             render(report))
+    return EXIT_PERSON if report.unexplained or report.map_warnings else EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; each verb's help is its function's first docstring line."""
     def common_flags(suppress: bool) -> argparse.ArgumentParser:
@@ -257,6 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stop at this stage (default: verified)")
     verb("rollback", cmd_rollback).add_argument("domain")
     verb("status", cmd_status)
+    verb("check", cmd_check).add_argument("what", choices=["addresses"])
     return parser
 
 

@@ -66,6 +66,24 @@ class RoutingTable:
             )
             conn.execute("COMMIT")
 
+    def publish_alias_domain(self, domain: str, aliases: Iterable[tuple[str, str]]) -> None:
+        """Replace the alias rows of a domain that has addresses but no mailboxes.
+
+        Such a domain is a ``virtual_alias_domains`` member of the frontend,
+        not a relay domain, so it gets neither a ``domains`` nor a transport row.
+        """
+        suffix = "@" + domain.lower()
+        with closing(self._connect()) as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute(
+                "DELETE FROM virtual_alias WHERE lower(address) LIKE ?", ("%" + suffix,)
+            )
+            conn.executemany(
+                "INSERT OR REPLACE INTO virtual_alias VALUES (?, ?)",
+                [(a.lower(), t) for a, t in aliases if a.lower().endswith(suffix)],
+            )
+            conn.execute("COMMIT")
+
     def set_transport(self, domain: str, transport: str) -> None:
         """Point a domain at another transport: the cutover and rollback switch."""
         with closing(self._connect()) as conn:

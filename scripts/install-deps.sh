@@ -8,7 +8,7 @@
 set -eu
 
 PACKAGES="cyrus-imapd cyrus-admin cyrus-clients sasl2-bin postfix postfix-sqlite
-postfix-pcre procmail sqlite3"
+postfix-pcre procmail sqlite3 m4"
 SERVICES="cyrus-imapd postfix"
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -65,6 +65,10 @@ for svc in $SERVICES; do
         update-rc.d "$svc" disable >/dev/null 2>&1 || true
     fi
 done
+
+# Real sendmail, unpacked but not installed (it conflicts with postfix): the
+# oracle of the address parity check.  Separate script, own idempotence check.
+sh "$repo/scripts/install-sendmail-oracle.sh"
 
 # Debian's own python3 refuses pip installs (PEP 668) unless told otherwise.
 pipflags=""

@@ -105,6 +105,9 @@ def translate(site: SendmailSite, *, home_domain: dict[str, str],
             " domain in both relay_domains and a virtual domain class); left out",
             code="PF033"))
     relay = [r for r in relay if r not in ours]
+    files["relay_recipients"] = _table(
+        [f"@{r}\tOK" for r in relay],
+        "relay_recipient_maps (hash): relayed partner domains accept every local part")
     files["main.cf.postconf"] = "\n".join(main_cf_lines(config_dir, relay_domains=relay,
                                                         has=has)) + "\n"
     rows = tuple((a, ",".join(t)) for a, t in virtual.rows.items())

@@ -26,8 +26,15 @@ def main_cf_lines(config_dir: str, *, relay_domains: list[str], has: set[str]) -
         lines.append(f"transport_maps = hash:{d}/transport")
     if "generic" in has:
         lines.append(f"smtp_generic_maps = hash:{d}/generic")
+    # Every address the old site accepted is a virtual_alias key (mailboxes
+    # through their identity rows), so that table is also the list of valid
+    # recipients: unknown users are refused at RCPT time, as sendmail did,
+    # instead of being accepted and bounced by Cyrus (backscatter).
+    recipients = "relay_recipient_maps = $virtual_alias_maps"
     if relay_domains:
         lines.append("relay_domains = " + ", ".join(relay_domains))
+        recipients += f", hash:{d}/relay_recipients"
+    lines.append(recipients)
     restrictions = []
     if "client_access" in has:
         restrictions.append(f"check_client_access hash:{d}/client_access")

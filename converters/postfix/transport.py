@@ -3,6 +3,7 @@
 Key forms carry over (``host`` exact, ``.domain`` sub-domains only, ``.`` ->
 ``*``).  Sendmail mailers become Postfix transports: the SMTP family
 (smtp, esmtp, smtp8, dsmtp, relay) -> ``smtp``; ``[host]`` keeps skipping MX.
+``localhost`` (local(8) on the frontend) is kept out of a ``*`` route.
 ``error:`` becomes an ``error:`` transport (bounce after queueing) and, for
 exact keys, a recipient_access reply so the rejection stays at RCPT time as
 in sendmail.  ``local:user``, ``%1`` and other mailers have no transport
@@ -14,6 +15,7 @@ DIAGNOSTICS: PF020 untranslatable mailertable entry; PF021 error moved.
 from __future__ import annotations
 
 from converters.finding import Finding
+from converters.postfix.targets import LOCAL_DOMAIN
 from converters.sendmail.mailertable import MailerRoute
 
 SMTP_MAILERS = frozenset({"smtp", "esmtp", "smtp8", "dsmtp", "relay"})
@@ -49,4 +51,9 @@ def translate_mailertable(routes: tuple[MailerRoute, ...]
                 subject=r.key))
             continue
         lines.append(f"{key}\tsmtp:{r.host}")
+    if any(ln.startswith("*\t") for ln in lines):
+        # sendmail never asked mailertable for its own names; Postfix asks
+        # transport_maps for every domain, so '*' would send the local(8)
+        # aliases (programs, files) to the smart host.
+        lines.append(f"{LOCAL_DOMAIN}\tlocal:")
     return lines, rejections, findings

@@ -82,13 +82,15 @@ def parse_class_file(source: TextFile) -> tuple[tuple[ClassWord, ...], tuple[Fin
         text = ln.text.strip()
         if not text or text.startswith("#"):
             continue
+        # sendmail reads a class file with the scanf format "%s": the first word of
+        # each line (checked with sendmail 8.17: `$=w` in -bt lists no second word).
         parts = text.split()
         if len(parts) > 1:
             findings.append(Finding(
-                "info", ln.file, ln.number, ln.text,
-                "several names on one line; sendmail adds each of them",
-                code="SM013"))
-        for word in parts:
-            words.setdefault(word.lower().rstrip("."), ClassWord(word.lower().rstrip("."),
-                                                                  ln.file, ln.number))
+                "warning", ln.file, ln.number, ln.text,
+                f"several names on one line; sendmail used only {parts[0]!r} and ignored"
+                f" {' '.join(parts[1:])}, and so does the translation",
+                "put each name on a line of its own if it was meant", code="SM013"))
+        word = parts[0].lower().rstrip(".")
+        words.setdefault(word, ClassWord(word, ln.file, ln.number))
     return tuple(words.values()), tuple(findings)

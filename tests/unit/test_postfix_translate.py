@@ -29,7 +29,7 @@ class BuiltMaps:
         for name, text in files.items():
             (directory / name).write_text(text)
         for name in ("virtual", "recipient_access", "transport", "generic", "client_access",
-                     "sender_access"):
+                     "sender_access", "relay_recipients"):
             self._run("postmap", f"hash:{directory / name}")
         self._run("postalias", f"hash:{directory / 'aliases'}")
         self._cache: dict[tuple[str, str], str | None] = {}
