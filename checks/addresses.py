@@ -110,7 +110,8 @@ def old_outcome(verdicts: list[SendmailVerdict]) -> tuple[tuple[str, ...], str]:
             ends.add("reject")
             details.append(v.error)
         elif v.mailer == "local":
-            ends.add(f"mailbox:{(v.user or '').lower()}")
+            # "\\name" (an alias item that skips aliasing) is still the account
+            ends.add(f"mailbox:{(v.user or '').lstrip(chr(92)).lower()}")
             if v.host:
                 details.append(f"{v.user}+{v.host}")
         elif v.mailer == "prog":
