@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from checks import sendmail_oracle
 from checks.postfix_instance import (
     MAILBOX_NEXTHOP,
     PostfixEndpoint,
@@ -206,6 +207,9 @@ def compare(site: SendmailSite, translation: PostfixTranslation, address: str,
 def check_addresses(site_root, site: SendmailSite, translation: PostfixTranslation,
                     addresses: list[str] | None = None) -> AddressReport:
     """Ask both servers about every address (``addresses_to_check`` unless given)."""
+    if not sendmail_oracle.available():
+        raise OSError("the sendmail oracle is missing: run scripts/install-sendmail-oracle.sh"
+                      " as root (and install m4); the check must run as root")
     domains = list(domain_kinds(translation))
     todo = addresses if addresses is not None else addresses_to_check(site, domains)
     report = AddressReport()

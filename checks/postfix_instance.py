@@ -126,7 +126,7 @@ class PostfixInstance:
         """A Postfix tool; warnings are kept in ``map_warnings`` for the caller to judge."""
         proc = subprocess.run(argv, capture_output=True, text=True, check=False)
         if proc.returncode != 0 or "fatal" in proc.stderr:
-            raise RuntimeError(f"{' '.join(argv[:3])}: {proc.stderr.strip()}")
+            raise OSError(f"{' '.join(argv[:3])}: {proc.stderr.strip()}")
         if "warning" in proc.stderr and argv[0] in ("postmap", "postalias"):
             self.map_warnings += proc.stderr
         return proc
@@ -228,7 +228,7 @@ class PostfixInstance:
                     return
             except OSError:
                 time.sleep(0.1)
-        raise RuntimeError(f"private Postfix did not listen on port {self.port}")
+        raise OSError(f"private Postfix did not listen on port {self.port}")
 
     def rcpt(self, addresses: list[str]) -> dict[str, tuple[int, str]]:
         """smtpd's answer to RCPT TO for an outside client and the null sender.
@@ -243,7 +243,7 @@ class PostfixInstance:
             s.ehlo("probe.check.invalid")
             code, msg = s.docmd("XCLIENT", "ADDR=203.0.113.50 NAME=[UNAVAILABLE]")
             if code != 220:
-                raise RuntimeError(f"XCLIENT refused: {code} {msg.decode()}")
+                raise OSError(f"XCLIENT refused: {code} {msg.decode()}")
             s.ehlo("probe.check.invalid")
             for address in addresses:
                 s.mail("<>")
@@ -271,7 +271,7 @@ class PostfixInstance:
                 return out
             time.sleep(0.05)
         missing = [a for a in addresses if a not in out]
-        raise RuntimeError(f"no delivery report from Postfix for {', '.join(missing[:5])}")
+        raise OSError(f"no delivery report from Postfix for {', '.join(missing[:5])}")
 
 
 def domain_kinds(translation: PostfixTranslation) -> dict[str, str]:

@@ -102,6 +102,8 @@ def oracle_mc(mc: McConfig, hostname: str, work: Path) -> str:
         f"define(`_CF_DIR_', {_q(str(SENDMAIL_ROOT / CF_DIR) + '/')})",
         "divert(0)dnl",
         f"include({_q(str(SENDMAIL_ROOT / CF_DIR / 'm4' / 'cf.m4'))})dnl",
+        # not the site's OSTYPE(debian): it includes a file from /usr/share/sendmail,
+        # outside the unpacked tree; the mailer paths it sets do not change -bv
         "OSTYPE(`linux')dnl",
         f"define(`confDOMAIN_NAME', {_q(hostname)})dnl",
         f"define(`ALIAS_FILE', {_q(str(work / 'aliases'))})dnl",
@@ -191,7 +193,9 @@ class SendmailOracle:
         (work / "group").write_text("root:x:0:\nmail:x:8:\n")
         (work / "oracle.mc").write_text(oracle_mc(mc, self.hostname, work))
         cf = subprocess.run(["m4", str(work / "oracle.mc")], capture_output=True, text=True,
-                            check=True)
+                            check=False)
+        if cf.returncode != 0 or not cf.stdout:
+            raise OSError(f"m4 could not build sendmail.cf: {cf.stderr.strip()}")
         (work / "sendmail.cf").write_text(cf.stdout)
         for feature in MAPS:
             path = mc.map_file(feature)
@@ -213,7 +217,7 @@ class SendmailOracle:
         self.warnings += proc.stderr
         if not text_file.with_suffix(".db").exists() and \
                 not Path(f"{text_file}.db").exists():
-            raise RuntimeError(f"makemap {text_file.name}: {proc.stderr.strip()}")
+            raise OSError(f"makemap {text_file.name}: {proc.stderr.strip()}")
 
     def _run(self, args: list[str], addresses: tuple[str, ...] = ()
              ) -> subprocess.CompletedProcess[str]:
