@@ -36,6 +36,8 @@ METADATA_FIELDS = frozenset(
 )
 _FIELD_NAME = re.compile(rb"[\x21-\x39\x3b-\x7e]+:")
 _FIELD_LINE = re.compile(rb"^[\x21-\x39\x3b-\x7e]+:", re.MULTILINE)
+#: The start of a line that ``_kind`` calls ``bad`` (or an empty line).
+_BAD_LINE = re.compile(rb"^(?![ \t]|[\x21-\x39\x3b-\x7e]+:|From )(?!\Z)", re.MULTILINE)
 _HIGH = re.compile(rb"[\x80-\xff]")
 _WORDS = re.compile(rb"([ \t]+)")
 #: Payload bytes per encoded-word so that ``=?UTF-8?B?...?=`` stays within 75 characters.
@@ -133,7 +135,7 @@ def _fields(lines: list[bytes]) -> list[list[bytes]]:
     """Physical lines grouped into fields (a field is its first line plus continuations)."""
     groups: list[list[bytes]] = []
     for line in lines:
-        if _kind(line) == "cont" and groups:
+        if line[:1] in (b" ", b"\t") and groups:  # _kind(line) == "cont"
             groups[-1].append(line)
         else:
             groups.append([line])
@@ -147,10 +149,18 @@ def clean_header(section: bytes, has_end: bool) -> HeaderResult:
     """
     terminated = not section or section.endswith(b"\n")
     notes: list[Note] = []
-    last_field = max((m.start() for m in _FIELD_LINE.finditer(section)), default=-1)
     lines: list[bytes] = []
     rest = b""
     pos = 0
+    if _BAD_LINE.search(section) is None:
+        # the usual case, every line a field, continuation or From_ line: split at once
+        lines = section.split(b"\n")
+        if lines[-1] == b"":
+            lines.pop()
+        lines = [line[:-1] if line.endswith(b"\r") else line for line in lines]
+        pos = len(section)
+    else:
+        last_field = max((m.start() for m in _FIELD_LINE.finditer(section)), default=-1)
     while pos < len(section):
         newline = section.find(b"\n", pos)
         end = len(section) if newline < 0 else newline + 1
