@@ -12,8 +12,9 @@ How one run is set up, and why:
 * a copy of the site's ``/etc/mail`` there, its hash maps built with the
   unpacked ``makemap``; inside a private mount namespace the copy is mounted
   on ``/etc/mail``, so the paths the site's files name (``:include:
-  /etc/mail/lists/staff``) resolve to the copy, and the site's passwd is
-  mounted on ``/etc/passwd`` (the local mailer checks users with getpwnam);
+  /etc/mail/lists/staff``) resolve to the copy (a host without /etc/mail
+  gets an empty one as the mount point), and the site's passwd is mounted on
+  ``/etc/passwd`` (the local mailer checks users with getpwnam);
 * a small .mc built from the site's sendmail.mc: only the macros that decide
   routing (class w and VirtHost, virtusertable, mailertable, local_procmail,
   smrsh, virtuser_entire_domain, the domain name); ``.forward`` files are
@@ -147,8 +148,8 @@ class SendmailOracle:
 
     def __enter__(self) -> SendmailOracle:
         WORK_ROOT.mkdir(parents=True, exist_ok=True)
-        for parent in (WORK_ROOT, *WORK_ROOT.parents[:-1]):
-            parent.chmod(parent.stat().st_mode & ~0o022)
+        for own in (WORK_ROOT, WORK_ROOT.parent):
+            own.chmod(own.stat().st_mode & ~0o022)
         self.work = Path(tempfile.mkdtemp(dir=WORK_ROOT))
         self.work.chmod(0o755)
         try:
@@ -226,8 +227,8 @@ class SendmailOracle:
         assert work is not None
         sendmail = str(SENDMAIL_ROOT / BIN / "sendmail")
         script = (
-            f"mount --bind {work}/etc-mail /etc/mail 2>/dev/null || "
-            f"{{ mkdir -p /etc/mail && mount --bind {work}/etc-mail /etc/mail; }}\n"
+            "mkdir -p /etc/mail\n"
+            f"mount --bind {work}/etc-mail /etc/mail\n"
             f"mount --bind {work}/passwd /etc/passwd\n"
             f"mount --bind {work}/group /etc/group\n"
             f"mount --bind {work}/nsswitch.conf /etc/nsswitch.conf\n"
