@@ -20,7 +20,7 @@ from pathlib import Path
 
 from converters.procmail import convert_procmailrc
 
-CORPUS = Path("/work/shared/corpus/procmailrc")
+CORPUS = Path(__file__).resolve().parents[1] / "tests/data/corpus/procmailrc"
 
 #: Finding codes that mean "this recipe was not carried over" (one per such recipe).
 UNTRANSLATED = {"procmail-untranslated", "procmail-folder-outside", "procmail-filter",

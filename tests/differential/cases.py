@@ -17,7 +17,7 @@ from converters.procmail import SieveConversion, convert_procmailrc
 from migrate.inventory import folder_dir
 
 HERE = Path(__file__).resolve().parent
-CORPUS = Path("/work/shared/corpus/procmailrc")
+CORPUS = Path(__file__).resolve().parents[1] / "data/corpus/procmailrc"
 CONSTRUCTS = HERE.parent / "data" / "procmail"
 OWN = HERE / "rc"
 USER = "alice"

@@ -31,7 +31,7 @@ pytestmark = [
 ]
 
 FIXTURES = sorted((REPO / "tests/data/mbox").glob("*.mbox"))
-CORPUS = sorted(Path("/work/shared/corpus/mbox").glob("*.mbox"))
+CORPUS = sorted((Path(__file__).resolve().parents[1] / "data/corpus/mbox").glob("*.mbox"))
 SPOOL_FIXTURE = REPO / "tests/data/mbox/cclient.mbox"
 #: Inventory takes a file under ~/mail only when it starts with a From_ line, so the
 #: fixture with bytes before the first one is a second user's spool (always taken).

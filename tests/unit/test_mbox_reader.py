@@ -12,7 +12,7 @@ from converters.finding import InputError
 from converters.mbox import folder_keywords, read_mbox
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "mbox"
-CORPUS = Path("/work/shared/corpus/mbox")
+CORPUS = Path(__file__).resolve().parents[1] / "data/corpus/mbox"
 
 
 def cyrus_refusal(data: bytes) -> str | None:

@@ -13,7 +13,7 @@ import pytest
 from converters.mbox import read_mbox
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "mbox"
-CORPUS = Path("/work/shared/corpus/mbox")
+CORPUS = Path(__file__).resolve().parents[1] / "data/corpus/mbox"
 
 
 def _messages(count: int) -> list[EmailMessage]:

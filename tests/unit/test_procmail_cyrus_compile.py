@@ -14,7 +14,7 @@ import pytest
 from converters.procmail import convert_procmailrc, convert_user
 
 SIEVEC = Path("/usr/lib/cyrus/bin/sievec")
-CORPUS = Path("/work/shared/corpus/procmailrc")
+CORPUS = Path(__file__).resolve().parents[1] / "data/corpus/procmailrc"
 DATA = Path(__file__).parent.parent / "data" / "procmail"
 EXTENSIONS = (
     "fileinto reject vacation vacation-seconds notify include envelope environment body "
