@@ -50,6 +50,7 @@ def build_report(session: Session, domain: str | None = None) -> dict[str, Any]:
                 "script_uploaded": bool(script and script.uploaded_sha1),
                 "mailboxes": [{"source": m.source, "folder": m.folder,
                                "source_messages": m.source_messages,
+                               "source_bytes": m.source_bytes,
                                "copied_messages": m.copied_messages} for m in u.mailboxes],
                 "findings": [_finding(r) for r in by_user.get(u.name, [])],
             })
@@ -79,9 +80,12 @@ def render_report(rep: dict[str, Any]) -> str:
         for u in d["users"]:
             r = u["recipes"]
             msgs = sum(m["source_messages"] for m in u["mailboxes"])
+            size = sum(m["source_bytes"] for m in u["mailboxes"])
+            counted = f"{msgs} message(s)" if any(m["source_messages"] for m in u["mailboxes"]) \
+                else "messages counted by the first copy"
             lines.append(f"  user {u['name']}: {r['translated']}/{r['total']} procmail recipes "
-                         f"translated, {len(u['mailboxes'])} mailbox(es), {msgs} message(s) "
-                         "counted")
+                         f"translated, {len(u['mailboxes'])} mailbox(es) of "
+                         f"{size / 1e6:.1f} MB, {counted}")
             order = {"error": 0, "warning": 1, "info": 2}
             for f in sorted(u["findings"], key=lambda f: order.get(f["severity"], 3)):
                 finding_lines(f, "    ")
