@@ -62,6 +62,11 @@ def build_report(session: Session, domain: str | None = None) -> dict[str, Any]:
     return out
 
 
+def human_bytes(n: int) -> str:
+    """12.3 MB / 45 KB: enough to judge how long a copy takes."""
+    return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{max(1, round(n / 1e3))} KB" if n else "0 KB"
+
+
 def render_report(rep: dict[str, Any]) -> str:
     """The report as text, worst news first within each user."""
     lines: list[str] = []
@@ -85,7 +90,7 @@ def render_report(rep: dict[str, Any]) -> str:
                 else "messages counted by the first copy"
             lines.append(f"  user {u['name']}: {r['translated']}/{r['total']} procmail recipes "
                          f"translated, {len(u['mailboxes'])} mailbox(es) of "
-                         f"{size / 1e6:.1f} MB, {counted}")
+                         f"{human_bytes(size)}, {counted}")
             order = {"error": 0, "warning": 1, "info": 2}
             for f in sorted(u["findings"], key=lambda f: order.get(f["severity"], 3)):
                 finding_lines(f, "    ")
