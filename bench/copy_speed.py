@@ -339,8 +339,8 @@ def child_main(argv: list[str]) -> int:
 # ------------------------------------------------------------ parent
 
 
-def run_child(cmd: list[str], cwd: Path = REPO) -> tuple[float, float, str]:
-    """Run a child; return (wall seconds, peak RSS of that child in MiB, stdout)."""
+def run_child(cmd: list[str], cwd: Path = REPO) -> tuple[float, float, float, str]:
+    """Run a child; return (wall seconds, its peak RSS in MiB, its CPU seconds, stdout)."""
     t0 = time.perf_counter()
     with subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
         out = proc.stdout.read()  # type: ignore[union-attr]
@@ -350,7 +350,7 @@ def run_child(cmd: list[str], cwd: Path = REPO) -> tuple[float, float, str]:
     elapsed = time.perf_counter() - t0
     if proc.returncode not in (0, 3):
         raise SystemExit(f"{' '.join(cmd[:6])} failed ({proc.returncode}):\n{err.decode()}")
-    return elapsed, usage.ru_maxrss / 1024, out.decode()
+    return elapsed, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime, out.decode()
 
 
 def has_verify_verb() -> bool:
@@ -360,9 +360,9 @@ def has_verify_verb() -> bool:
 
 
 def cyrus_version() -> str:
-    proc = subprocess.run(["/usr/lib/cyrus/bin/imapd", "-V"], capture_output=True, text=True)
-    text = (proc.stdout + proc.stderr).strip().splitlines()
-    return text[0] if text else "?"
+    proc = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", "cyrus-imapd"],
+                          capture_output=True, text=True)
+    return f"Cyrus {proc.stdout.strip() or '?'}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -405,6 +405,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{len(units)} folders of {len(names['a'])} users, {big} messages >= 2 MB; "
           f"{args.connections} connections, batches of {cyrus_cfg.batch_messages} messages "
           f"/ {cyrus_cfg.batch_bytes >> 20} MiB", flush=True)
+    load_before = os.getloadavg()[0]
     admin = Admin()
     created: list[str] = []
     results: dict[str, dict] = {}
@@ -414,34 +415,35 @@ def main(argv: list[str] | None = None) -> int:
         created += names["a"].values()
         mm = [sys.executable, "-m", "migrate", "--config", str(configs["a"])]
         subprocess.run(mm + ["inventory"], cwd=REPO, check=True, capture_output=True)
-        t_copy, rss, out = run_child(mm + ["copy", "--domain", domain, "--json"])
+        t_copy, rss, cpu, out = run_child(mm + ["copy", "--domain", domain, "--json"])
         copied = sum(r["appended"] for r in json.loads(out)["mailboxes"])
         if has_verify_verb():
             how = "mailmigrate verify"
-            t_ver, rss_v, _ = run_child(mm + ["verify", "--domain", domain, "--json"])
+            t_ver, rss_v, cpu_v, _ = run_child(mm + ["verify", "--domain", domain, "--json"])
             mismatches: list[str] = []
         else:
             how = "FETCH DIGEST.SHA1 in the bench"
-            t_ver, rss_v, out = run_child(me + ["digest", str(indexes["a"]), str(data)])
+            t_ver, rss_v, cpu_v, out = run_child(me + ["digest", str(indexes["a"]), str(data)])
             mismatches = json.loads(out)["mismatches"]
         if copied != total_msgs or mismatches:
             raise SystemExit(f"(a) copied {copied} of {total_msgs}; {mismatches[:5]}")
         results["a"] = {"seconds": t_copy + t_ver, "copy_seconds": t_copy,
-                        "verify_seconds": t_ver, "rss": max(rss, rss_v),
+                        "verify_seconds": t_ver, "rss": max(rss, rss_v), "cpu": cpu + cpu_v,
+                        "copy_cpu": cpu,
                         "messages": total_msgs, "bytes": total_bytes}
         # (b) the raw loader
         admin.create(list(names["b"].values()))
         created += names["b"].values()
-        _, rss, out = run_child(me + ["raw", str(indexes["b"]), str(data),
+        _, rss, cpu, out = run_child(me + ["raw", str(indexes["b"]), str(data),
                                       str(args.connections), str(cyrus_cfg.batch_messages),
                                       str(cyrus_cfg.batch_bytes)])
-        results["b"] = json.loads(out) | {"rss": rss}
+        results["b"] = json.loads(out) | {"rss": rss, "cpu": cpu}
         # (c) the naive client
         admin.create(list(names["c"].values()))
         created += names["c"].values()
-        _, rss, out = run_child(me + ["naive", str(indexes["c"]), str(data),
+        _, rss, cpu, out = run_child(me + ["naive", str(indexes["c"]), str(data),
                                       str(args.naive_messages)])
-        results["c"] = json.loads(out) | {"rss": rss}
+        results["c"] = json.loads(out) | {"rss": rss, "cpu": cpu}
     finally:
         admin.delete(created)
         shutil.rmtree(run_dir, ignore_errors=True)
@@ -454,14 +456,16 @@ def main(argv: list[str] | None = None) -> int:
               "c": f"(c) imapclient append per message, 1 connection ({results['c']['messages']}"
                    " msgs, extrapolated)"}
     print(f"machine: {os.cpu_count()} cores, {platform.machine()}, Python "
-          f"{platform.python_version()}, {cyrus_version()}")
-    print(f"{'contender':<72} {'msgs/s':>8} {'MB/s':>7} {'RSS MiB':>8}")
+          f"{platform.python_version()}, {cyrus_version()}; load average {load_before:.1f} "
+          f"before, {os.getloadavg()[0]:.1f} after (other work on the machine skews the rates)")
+    print(f"{'contender':<72} {'msgs/s':>8} {'MB/s':>7} {'RSS MiB':>8} {'CPU s':>6}")
     for c in "abc":
         r = results[c]
         print(f"{labels[c]:<72} {rate(r):>8.0f} {r['bytes'] / 1e6 / r['seconds']:>7.1f} "
-              f"{r['rss']:>8.0f}")
+              f"{r['rss']:>8.0f} {r['cpu']:>6.1f}")
     a = results["a"]
-    print(f"(a) copy {a['copy_seconds']:.1f} s + verify {a['verify_seconds']:.1f} s; "
+    print(f"(a) copy {a['copy_seconds']:.1f} s ({a['copy_cpu']:.1f} s CPU) + verify "
+          f"{a['verify_seconds']:.1f} s; "
           f"copy alone {a['messages'] / a['copy_seconds']:.0f} msgs/s")
     print(f"(a)/(b) = {rate(a) / rate(results['b']):.2f}  (target >= 0.80); "
           f"copy alone/(b) = {a['messages'] / a['copy_seconds'] / rate(results['b']):.2f}")

@@ -366,9 +366,62 @@ class MailboxCopier:
         return free
 
 
+@dataclass
+class UserShare:
+    """Some of a big user's mailboxes, copied on a connection of their own.
+
+    The shares of one user run at once; the one that finishes last subscribes
+    the old lists, knowing every folder the others filled, and reports with
+    the user's INBOX as an unshared user does.  A share that
+    stopped on a lost connection never finishes, so, as for an unshared user,
+    the subscriptions wait for a run that gets through.
+    """
+
+    mailboxes: frozenset[int]
+    split: _Split
+
+
+@dataclass
+class _Split:
+    left: int
+    results: list[MailboxResult] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def finish(self, results: list[MailboxResult]) -> list[MailboxResult] | None:
+        """Note a share's results; all the user's when it was the last share to finish."""
+        with self.lock:
+            self.results += results
+            self.left -= 1
+            return list(self.results) if self.left == 0 else None
+
+
+def _shares(users: list[tuple[int, list[tuple[int, int]]]],
+            connections: int) -> list[tuple[int, UserShare | None]]:
+    """Work units, biggest first: a user, or a share of a user with more than a
+    connection's fair part of the bytes (so one big user does not leave the
+    other connections idle).  ``users``: (user id, [(mailbox id, bytes)])."""
+    total = sum(b for _, mbs in users for _, b in mbs) or 1
+    units: list[tuple[int, int, UserShare | None]] = []
+    for uid, mbs in users:
+        size = sum(b for _, b in mbs)
+        k = min(len(mbs), connections, -(-size * connections // total))
+        if k <= 1:
+            units.append((size, uid, None))
+            continue
+        bins: list[tuple[int, list[int]]] = [(0, []) for _ in range(k)]
+        for mid, b in sorted(mbs, key=lambda m: -m[1]):  # greedy: into the lightest share
+            i = min(range(k), key=lambda j: bins[j][0])
+            bins[i] = (bins[i][0] + b, bins[i][1] + [mid])
+        split = _Split(left=k)
+        units += [(b, uid, UserShare(frozenset(ids), split)) for b, ids in bins]
+    units.sort(key=lambda u: -u[0])
+    return [(uid, share) for _, uid, share in units]
+
+
 def _copy_user(cfg: Config, domain: str, user_id: int, advance: Callable[[int], None],
-               resync: bool) -> list[MailboxResult]:
-    """Copy one user's mailboxes on one connection, reconnecting when it is lost.
+               resync: bool, share: UserShare | None = None) -> list[MailboxResult]:
+    """Copy one user's mailboxes (or a share of them) on one connection, reconnecting
+    when it is lost.
 
     Each step (a folder's pass, the subscriptions) is simply run again on a
     new connection: a pass starts by reconciling with the server, so a batch
@@ -399,6 +452,8 @@ def _copy_user(cfg: Config, domain: str, user_id: int, advance: Callable[[int], 
 
         try:
             for mb in user.mailboxes:
+                if share is not None and mb.id not in share.mailboxes:
+                    continue
                 res, n, exc = attempt(lambda c, mb=mb: MailboxCopier(
                     cfg, session, c, domain, mb, advance, resync).run())
                 if exc is not None or res is None:
@@ -406,14 +461,19 @@ def _copy_user(cfg: Config, domain: str, user_id: int, advance: Callable[[int], 
                     return results
                 res.retries = n
                 results.append(res)
-            copied = {r.folder for r in results}
+            everyone = results  # of this user, for the subscriptions step
+            if share is not None:
+                everyone = share.split.finish(results)
+                if everyone is None:
+                    return results
+            copied = {r.folder for r in everyone}
             listed, n, exc = attempt(
                 lambda c: subscribe_listed(cfg, session, c, domain, user, copied))
             if exc is not None:
                 results.append(_lost(session, domain, name, user.old_home, "(subscriptions)",
                                      exc, n))
-            elif listed and results:  # reported with the INBOX, where a reader looks
-                inbox = next((r for r in results if r.folder == "INBOX"), results[0])
+            elif listed and everyone:  # reported with the INBOX, where a reader looks
+                inbox = next((r for r in everyone if r.folder == "INBOX"), everyone[0])
                 inbox.findings.extend(listed)
         finally:
             _drop(client)
@@ -460,7 +520,8 @@ def ensure_users(cfg: Config, users: list[str]) -> None:
 
 def copy_domain(cfg: Config, domain: str, *, progress: bool = True,
                 resync: bool = False) -> list[MailboxResult]:
-    """Copy every mailbox of every user of ``domain``; users run in parallel.
+    """Copy every mailbox of every user of ``domain``; users (and shares of big users'
+    folders, see ``_shares``) run in parallel, biggest first.
 
     ``resync`` lets a pass go on where the old mbox was rewritten or the Cyrus
     folder recreated (see the module docstring); without it such a mailbox is
@@ -470,9 +531,9 @@ def copy_domain(cfg: Config, domain: str, *, progress: bool = True,
         drow = session.scalar(select(Domain).where(Domain.name == domain))
         if drow is None:
             raise UnknownDomain(domain)
-        # biggest first, so the last connection to finish is not the one with the most mail
-        users = [(u.id, u.name) for u in sorted(
-            drow.users, key=lambda u: -sum(m.source_bytes for m in u.mailboxes))]
+        users = [(u.id, u.name) for u in drow.users]
+        units = _shares([(u.id, [(m.id, m.source_bytes) for m in u.mailboxes])
+                         for u in drow.users], max(1, cfg.cyrus.connections))
         total = sum(m.source_bytes for u in drow.users for m in u.mailboxes)
     ensure_users(cfg, [name for _, name in users])
     bar = tqdm(total=total, unit="B", unit_scale=True, desc=f"copy {domain}",
@@ -486,8 +547,8 @@ def copy_domain(cfg: Config, domain: str, *, progress: bool = True,
     results: list[MailboxResult] = []
     try:
         with ThreadPoolExecutor(max_workers=max(1, cfg.cyrus.connections)) as pool:
-            for part in pool.map(lambda u: _copy_user(cfg, domain, u[0], advance, resync),
-                                 users):
+            for part in pool.map(
+                    lambda u: _copy_user(cfg, domain, u[0], advance, resync, u[1]), units):
                 results.extend(part)
     finally:
         bar.close()

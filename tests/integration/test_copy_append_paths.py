@@ -97,9 +97,12 @@ def _capabilities(servers: dict, port: int) -> set[bytes]:
         client.logout()
 
 
-@pytest.mark.parametrize("port", [sandbox.IMAP_PORT, sandbox.PLAIN_IMAP_PORT],
-                         ids=["multiappend", "one-append-per-message"])
-def test_copy_stores_exactly_what_was_read(servers: dict, scratch: Path, port: int) -> None:
+@pytest.mark.parametrize(("port", "users", "connections"),
+                         [(sandbox.IMAP_PORT, 1, 3), (sandbox.PLAIN_IMAP_PORT, 2, 2)],
+                         ids=["multiappend-one-user-in-shares", "one-append-per-message"])
+def test_copy_stores_exactly_what_was_read(servers: dict, scratch: Path, port: int,
+                                           users: int, connections: int) -> None:
+    """With one user and three connections the user's folders are copied in shares."""
     caps = _capabilities(servers, port)
     batched = port == sandbox.IMAP_PORT
     # the test is only worth something if the port really offers (or hides) the path
@@ -108,7 +111,7 @@ def test_copy_stores_exactly_what_was_read(servers: dict, scratch: Path, port: i
     else:
         assert not {b"MULTIAPPEND", b"LITERAL+"} & caps
 
-    build(scratch / "corpus", users=2, messages=90, big=False, seed=11)
+    build(scratch / "corpus", users=users, messages=90, big=False, seed=11)
     tag = f"t{secrets.token_hex(3)}"
     domain = f"{tag}.example"
     names = clone_site(scratch / "corpus", scratch / "site", tag, domain)
@@ -117,7 +120,8 @@ def test_copy_stores_exactly_what_was_read(servers: dict, scratch: Path, port: i
         '[site]\nroot = "site"\n[tracker]\ndb = "sqlite:///tracker.sqlite"\n'
         '[output]\ndir = "out"\n[cyrus]\n'
         f'host = "{cy["host"]}"\nimap_port = {port}\nadmin = "{cy["admin"]}"\n'
-        f'password_file = "{cy["password_file"]}"\nbatch_messages = 7\nconnections = 2\n')
+        f'password_file = "{cy["password_file"]}"\nbatch_messages = 7\n'
+        f'connections = {connections}\n')
 
     def mm(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "migrate", "--config",
