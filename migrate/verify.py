@@ -3,9 +3,13 @@
 The comparison itself is ``checks.parity``; this module walks the tracker's
 users and mailboxes, logs in as each user (read-only: EXAMINE and FETCH
 DIGEST.SHA1 change no flag) and hands over the ledger and the switch marks.
+Users are verified in parallel on ``[cyrus] connections`` connections, as
+copy runs: most of a user's time is waiting for Cyrus or the disk.
 """
 
 from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import select
 
@@ -14,42 +18,54 @@ from migrate.config import Config
 from migrate.errors import UnknownDomain
 from migrate.imap import connect
 from migrate.sitefs import on_disk
-from migrate.tracker import Domain, FolderMark, Message, open_tracker
+from migrate.tracker import Domain, FolderMark, Message, User, open_tracker
 
 
 def verify_domain(cfg: Config, domain: str) -> list[FolderParity]:
-    """One FolderParity per mailbox of every user of ``domain``."""
-    out: list[FolderParity] = []
+    """One FolderParity per mailbox of every user of ``domain``, users in tracker order."""
     with open_tracker(cfg.db_url) as session:
         drow = session.scalar(select(Domain).where(Domain.name == domain))
         if drow is None:
             raise UnknownDomain(domain)
-        for user in drow.users:
-            marks = {m.folder: m for m in session.scalars(
-                select(FolderMark).where(FolderMark.user_id == user.id))}
-            client = connect(cfg.cyrus, user.name)
-            try:
-                for mb in user.mailboxes:
-                    parity = FolderParity(user.name, mb.source, mb.folder)
-                    out.append(parity)
-                    path = on_disk(cfg.site_root, mb.source)
-                    found = target_digests(client, mb.folder)
-                    if not path.exists():
-                        parity.problem = "the source mailbox does not exist any more"
-                        continue
-                    if found is None:
-                        found = (0, {})
-                        parity.problem = "the Cyrus folder does not exist"
-                    uidvalidity, target = found
-                    ledger = {m.offset: m.uid for m in session.scalars(
-                        select(Message).where(Message.mailbox_id == mb.id,
-                                              Message.uidvalidity == uidvalidity,
-                                              Message.uid.is_not(None)))}
-                    mark = marks.get(mb.folder)
-                    arrived = mark.uidnext if mark and mark.uidvalidity == uidvalidity else None
-                    compare(parity, path, target, ledger, arrived)
-            finally:
-                client.logout()
+        user_ids = [u.id for u in drow.users]
+    out: list[FolderParity] = []
+    with ThreadPoolExecutor(max_workers=max(1, cfg.cyrus.connections)) as pool:
+        for rows in pool.map(lambda uid: _verify_user(cfg, uid), user_ids):
+            out += rows
+    return out
+
+
+def _verify_user(cfg: Config, user_id: int) -> list[FolderParity]:
+    """Every mailbox of one user, on one connection acting as the user."""
+    out: list[FolderParity] = []
+    with open_tracker(cfg.db_url) as session:
+        user = session.get(User, user_id)
+        assert user is not None
+        marks = {m.folder: m for m in session.scalars(
+            select(FolderMark).where(FolderMark.user_id == user.id))}
+        client = connect(cfg.cyrus, user.name)
+        try:
+            for mb in user.mailboxes:
+                parity = FolderParity(user.name, mb.source, mb.folder)
+                out.append(parity)
+                path = on_disk(cfg.site_root, mb.source)
+                found = target_digests(client, mb.folder)
+                if not path.exists():
+                    parity.problem = "the source mailbox does not exist any more"
+                    continue
+                if found is None:
+                    found = (0, {})
+                    parity.problem = "the Cyrus folder does not exist"
+                uidvalidity, target = found
+                ledger = {m.offset: m.uid for m in session.scalars(
+                    select(Message).where(Message.mailbox_id == mb.id,
+                                          Message.uidvalidity == uidvalidity,
+                                          Message.uid.is_not(None)))}
+                mark = marks.get(mb.folder)
+                arrived = mark.uidnext if mark and mark.uidvalidity == uidvalidity else None
+                compare(parity, path, target, ledger, arrived)
+        finally:
+            client.logout()
     return out
 
 
