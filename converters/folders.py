@@ -41,6 +41,21 @@ def spool_side_name(user: str, path: str) -> str | None:
     return name if name.strip(".") and name != "lock" else None
 
 
+def text_name(name: str) -> str:
+    """A file name as text, when the old host wrote it in a legacy 8-bit charset.
+
+    Python gives undecodable file-name bytes as surrogates (``Entw\udcfcrfe``
+    for Latin-1 ``Entwürfe``), which have no modified UTF-7 form, so the IMAP
+    layer could not even name the folder.  Such bytes are read as
+    windows-1252 (which ISO-8859-1 text also decodes as), like 8-bit headers.
+    """
+    raw = name.encode("utf-8", "surrogateescape")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("windows-1252", "replace")
+
+
 @dataclass(frozen=True)
 class FolderMapping:
     """How old folder paths become IMAP folder names.
@@ -61,7 +76,7 @@ class FolderMapping:
         names with empty or leading-dot components.
         """
         parts = [p for p in PurePosixPath(relative).parts if p not in ("", ".", "/")]
-        parts = [p.lstrip(".") or "_" for p in parts]
+        parts = [text_name(p).lstrip(".") or "_" for p in parts]
         if not parts:
             return INBOX
         name = self.separator.join(parts)

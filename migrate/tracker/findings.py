@@ -12,5 +12,12 @@ def record_finding(session: Session, stage: str, domain: str | None, user: str |
                    f: Finding) -> None:
     """Store ``f`` tagged with the stage that found it and the domain/user it concerns."""
     session.add(FindingRow(stage=stage, domain=domain, user=user, severity=f.severity,
-                           file=f.file, line=f.line, text=f.text, reason=f.reason,
-                           suggestion=f.suggestion, code=f.code, subject=f.subject))
+                           file=_text(f.file), line=f.line, text=_text(f.text),
+                           reason=_text(f.reason), suggestion=f.suggestion, code=f.code,
+                           subject=_text(f.subject)))
+
+
+def _text(value: str) -> str:
+    """``value`` storable as UTF-8: bytes of a non-UTF-8 file name read from the disk
+    (surrogates) are shown as ``\\xNN``."""
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")

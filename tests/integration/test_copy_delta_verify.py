@@ -15,6 +15,7 @@ import pytest
 
 from converters.mbox import read_mbox
 from converters.mbox.writer import append_message
+from migrate.sitefs import on_disk
 from tests.integration.conftest import REPO
 from tests.integration.scratch import ScratchSite, from_tree, remove, target_state, token
 
@@ -41,7 +42,7 @@ def _mbox_boxes(s: ScratchSite, min_messages: int) -> list[dict]:
     """Copied mbox (not maildir) mailboxes with at least ``min_messages``, one per user."""
     seen, out = set(), []
     for b in _boxes(s.first_copy):
-        path = s.site / b["source"].lstrip("/")
+        path = on_disk(s.site, b["source"])
         if path.is_file() and b["source_messages"] >= min_messages and b["user"] not in seen:
             seen.add(b["user"])
             out.append(b)
@@ -71,7 +72,7 @@ def test_copy_then_verify_finds_no_difference(site: ScratchSite):
 
 def test_delta_pass_copies_only_the_new_mail(site: ScratchSite):
     box = _mbox_boxes(site, 3)[0]
-    path = site.site / box["source"].lstrip("/")
+    path = on_disk(site.site, box["source"])
     when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     for i in range(3):
         append_message(path, _new_message(f"delta {i}"), sender="someone@example.com",
@@ -89,7 +90,7 @@ def test_delta_pass_copies_only_the_new_mail(site: ScratchSite):
 
 def test_verify_lists_exactly_a_deleted_and_an_extra_message(site: ScratchSite):
     box = _mbox_boxes(site, 3)[1]
-    path = site.site / box["source"].lstrip("/")
+    path = on_disk(site.site, box["source"])
     victim = list(read_mbox(path))[1]
     client = site.imap(box["user"])
     try:
@@ -123,11 +124,11 @@ def _rewrite_cases(s: ScratchSite) -> tuple[dict, dict]:
 
 def test_a_rewritten_old_mbox_is_reported_and_the_target_left_alone(site: ScratchSite):
     shrunk, same_size = _rewrite_cases(site)
-    p1 = site.site / shrunk["source"].lstrip("/")
+    p1 = on_disk(site.site, shrunk["source"])
     first = list(read_mbox(p1))[0]
     data = p1.read_bytes()
     p1.write_bytes(data[:first.offset] + data[first.offset + first.length:])
-    p2 = site.site / same_size["source"].lstrip("/")
+    p2 = on_disk(site.site, same_size["source"])
     last = list(read_mbox(p2))[-1]
     data = bytearray(p2.read_bytes())
     body = data.rindex(b"\n\n", last.offset, last.offset + last.length - 2) + 2

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from migrate.sitefs import on_disk
 from tests.integration.conftest import REPO
 from tests.integration.scratch import (
     ScratchSite,
@@ -71,7 +72,7 @@ def _check_all_copied(s: ScratchSite, boxes: list[dict], expected: int) -> None:
     total = 0
     for b in boxes:
         total += assert_exactly_copied(s, b["user"], b["folder"],
-                                       s.site / b["source"].lstrip("/"))
+                                       on_disk(s.site, b["source"]))
     assert total == expected
 
 

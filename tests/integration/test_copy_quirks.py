@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from converters.mbox import folder_keywords, read_mbox
+from migrate.sitefs import on_disk
 from tests.integration.conftest import REPO
 from tests.integration.scratch import (
     ScratchSite,
@@ -53,6 +54,8 @@ def quirks():
         if src not in (SPOOL_FIXTURE, JUNK_FIXTURE):
             shutil.copy(src, mail / src.stem)
     shutil.copy(REPO / "tests/data/mbox/formats.mbox", mail / "Entwürfe")
+    # a folder named on a Latin-1 host: the file name is not UTF-8
+    shutil.copy(REPO / "tests/data/mbox/formats.mbox", bytes(mail) + b"/Gel\xf6scht")
     shutil.copy(REPO / "tests/data/mbox/content_length.mbox", mail / "lists/python")
     (home / ".mailboxlist").write_text(
         "mail/Entwürfe\nmail/lists/python\n{imap.example.org}INBOX\nmail/gone\n")
@@ -66,12 +69,12 @@ def test_every_quirk_lands_exactly_with_flags_and_dates(quirks):
     s, user, run = quirks
     assert run.rc == 0, run.out + run.err
     boxes = run.json()["mailboxes"]
-    assert len(boxes) == 2 + len(FIXTURES) + len(CORPUS)
+    assert len(boxes) == 3 + len(FIXTURES) + len(CORPUS)
     assert all(b["complete"] and b["failed"] == 0 for b in boxes)
     total = 0
     for b in boxes:
         total += assert_exactly_copied(s, b["user"], b["folder"],
-                                       s.site / b["source"].lstrip("/"))
+                                       on_disk(s.site, b["source"]))
     assert total == sum(b["source_messages"] for b in boxes) > 0
 
 
@@ -124,6 +127,14 @@ def test_folder_names_go_over_the_wire_in_modified_utf7(quirks):
     finally:
         client.logout()
     assert b"INBOX/Entw&APw-rfe" in raw
+    assert b"INBOX/Gel&APY-scht" in raw
+
+
+def test_a_latin1_file_name_is_named_in_the_tracker_and_found_again(quirks):
+    s, user, run = quirks
+    box = next(b for b in run.json()["mailboxes"] if b["folder"] == "INBOX/Gelöscht")
+    assert box["source"] == f"/home/{user}/mail/Gel\\xf6scht"
+    assert box["source_messages"] == len(list(read_mbox(REPO / "tests/data/mbox/formats.mbox")))
 
 
 def test_verify_finds_no_difference(quirks):
