@@ -27,6 +27,7 @@ reader names it; anything else is "different".
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from checks import sendmail_oracle
 from checks.postfix_instance import (
@@ -204,7 +205,7 @@ def compare(site: SendmailSite, translation: PostfixTranslation, address: str,
     return Row(address, old[0], new[0], status, old[1], new[1], tuple(codes))
 
 
-def check_addresses(site_root, site: SendmailSite, translation: PostfixTranslation,
+def check_addresses(site_root: Path, site: SendmailSite, translation: PostfixTranslation,
                     addresses: list[str] | None = None) -> AddressReport:
     """Ask both servers about every address (``addresses_to_check`` unless given)."""
     if not sendmail_oracle.available():
