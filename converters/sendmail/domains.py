@@ -19,6 +19,7 @@ DIAGNOSTICS: SM090 user reachable in several domains (info).
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 from typing import Literal
 
@@ -70,31 +71,41 @@ def reach(site: SendmailSite) -> dict[str, dict[str, list[str]]]:
     return found
 
 
-def _named_accounts(site: SendmailSite, name: str, stack: tuple[str, ...]) -> set[str]:
+def _named_accounts(site: SendmailSite, name: str, stack: tuple[str, ...],
+                    seen: set[str] | None = None) -> set[str]:
     """Accounts an alias names by local name (directly, via aliases or include files).
 
     An address in a class-w domain that no virtusertable entry answers is the
     same local name; other addresses reach the account through their own
-    domain, which ``reach`` counts from the virtusertable side.
+    domain, which ``reach`` counts from the virtusertable side.  ``seen``
+    holds the aliases and include files already walked from the same start:
+    each is walked once, so include files that include themselves end and
+    lists naming each other in a diamond stay linear.
     """
+    seen = set() if seen is None else seen
     alias = site.alias(name)
     if alias is None or name in stack:
         return {name} if site.account(name) else set()
+    if name in seen:
+        return set()
+    seen.add(name)
     out: set[str] = set()
-    targets = list(alias.targets)
+    targets = deque(alias.targets)
     while targets:
-        t = targets.pop(0)
+        t = targets.popleft()
         if t.kind == "include" and site.include(t.value) is not None:
-            targets += site.include(t.value).targets
+            if f":include:{t.value}" not in seen:
+                seen.add(f":include:{t.value}")
+                targets += site.include(t.value).targets
         elif t.kind == "address":
             local, domain = t.value.rsplit("@", 1)
             if domain in site.class_w and lookup(site.virtuser_index, local, domain) is None:
-                out |= _named_accounts(site, local.lower(), stack + (name,))
+                out |= _named_accounts(site, local.lower(), stack + (name,), seen)
         elif t.kind == "local":
             if t.verbatim or t.value == name:
                 out |= {t.value} if site.account(t.value) else set()
             else:
-                out |= _named_accounts(site, t.value, stack + (name,))
+                out |= _named_accounts(site, t.value, stack + (name,), seen)
     return out
 
 

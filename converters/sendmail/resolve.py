@@ -75,6 +75,11 @@ class Resolution:
 class _Walk:
     site: SendmailSite
     trace: list[str] = field(default_factory=list)
+    #: Aliases already expanded for this address.  sendmail suppresses a
+    #: recipient it has already queued, so an alias reached twice (a diamond
+    #: of lists naming each other) is expanded once; without this a few dozen
+    #: such aliases take exponential time.
+    expanded: set[str] = field(default_factory=set)
 
     def address(self, address: str, stack: tuple[str, ...], depth: int) -> list[Delivery]:
         if depth > MAX_DEPTH:
@@ -118,6 +123,9 @@ class _Walk:
             if alias is not None:
                 if alias.name in stack:
                     return [Delivery("loop", name)]
+                if alias.name in self.expanded:
+                    return []
+                self.expanded.add(alias.name)
                 return self.expand(alias, stack + (alias.name,), depth)
         account = self.site.account(user)
         if account is None:

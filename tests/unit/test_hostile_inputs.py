@@ -1,0 +1,87 @@
+"""Bad and hostile old-site input: every reader gives a result plus findings, or exit 2.
+
+Each test is one kind of input a real site can hold (a loop, a link, a
+FIFO, binary junk) with the value a correct reader must give.  ``deadline``
+turns a hang into a failure instead of a stuck test run; it asserts nothing
+about speed.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from converters.sendmail import mail_domains, read_site, resolve
+
+
+@contextmanager
+def deadline(seconds: int = 60) -> Iterator[None]:
+    """Fail (rather than hang) when the block does not finish at all."""
+    def expired(*_: object) -> None:
+        raise AssertionError(f"did not finish within {seconds} s: endless loop?")
+    old = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def small_site(root: Path, aliases: str = "") -> Path:
+    """An old tree with two users in example.org and the given aliases."""
+    etc = root / "etc" / "mail"
+    etc.mkdir(parents=True)
+    (root / "etc" / "passwd").write_text(
+        "alice:x:1001:1001::/home/alice:/bin/bash\nbob:x:1002:1002::/home/bob:/bin/bash\n")
+    (etc / "sendmail.mc").write_text("FEATURE(`use_cw_file')dnl\n")
+    (etc / "local-host-names").write_text("example.org\n")
+    (etc / "aliases").write_text(aliases)
+    for user in ("alice", "bob"):
+        (root / "home" / user / "mail").mkdir(parents=True)
+    (root / "var" / "mail").mkdir(parents=True)
+    return root
+
+
+# --- Sendmail tables --------------------------------------------------------
+
+
+def test_include_file_that_includes_itself_ends(tmp_path: Path):
+    root = small_site(tmp_path, "selfinc: :include:/etc/mail/self\n")
+    (root / "etc/mail/self").write_text(":include:/etc/mail/self\nalice\n")
+    with deadline():
+        site = read_site(root)
+        domains = mail_domains(site)
+    assert resolve(site, "selfinc").mailboxes() == {"alice"}
+    assert [d.users for d in domains if d.name == "example.org"] == [("alice", "bob")]
+
+
+def test_lists_naming_each_other_in_a_diamond_are_expanded_once(tmp_path: Path):
+    # d0 -> d1, e1; e0 -> d1, e1; ... : 2**depth paths without duplicate suppression.
+    depth = 23
+    lines = [f"d{i}: d{i + 1}, e{i + 1}\ne{i}: d{i + 1}, e{i + 1}\n" for i in range(depth)]
+    root = small_site(tmp_path, "".join(lines) + f"d{depth}: alice\ne{depth}: bob\n")
+    with deadline():
+        site = read_site(root)
+        mail_domains(site)
+        assert resolve(site, "d0").mailboxes() == {"alice", "bob"}
+
+
+def test_alias_loop_is_a_loop_not_a_mailbox(tmp_path: Path):
+    root = small_site(tmp_path, "loopa: loopb\nloopb: loopa\n")
+    site = read_site(root)
+    kinds = {d.kind for d in resolve(site, "loopa").deliveries}
+    assert kinds == {"loop"}
+
+
+def test_alias_with_half_a_million_members(tmp_path: Path):
+    members = ",".join(f"x{i}" for i in range(500_000))
+    root = small_site(tmp_path, f"big: alice, {members}\n")
+    with deadline(120):
+        site = read_site(root)
+        mail_domains(site)
+    res = resolve(site, "big")
+    assert res.mailboxes() == {"alice"}
+    assert sum(d.kind == "unknown" for d in res.deliveries) == 500_000
