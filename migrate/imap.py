@@ -146,21 +146,27 @@ def _multiappend(
 
 
 def ensure_folder(client: IMAPClient, folder: str) -> bool:
-    """Create and subscribe ``folder`` (and its parents) if missing; True if created."""
-    if client.folder_exists(folder):
-        return False
-    sep = "/"
-    parts = folder.split(sep)
+    """Create and subscribe ``folder`` (and its parents) if missing; True if created.
+
+    One CREATE per level, top down, and "already exists" for the levels that
+    are there: half the round trips of LIST-then-CREATE, and no race with
+    another connection of the same user creating the same parent (folders of
+    one user are copied in parallel).
+    """
+    parts = folder.split("/")
+    created = False
     for i in range(1, len(parts) + 1):
-        name = sep.join(parts[:i])
-        if name.upper() == "INBOX" or client.folder_exists(name):
+        name = "/".join(parts[:i])
+        if name.upper() == "INBOX":
             continue
         try:
             client.create_folder(name)
-        except IMAPClientError:
-            # another connection of the same user (folders copy in parallel)
-            # may have created it between the check and the CREATE
-            if not client.folder_exists(name):
+        except IMAPClientError as exc:
+            text = str(exc).lower()
+            if "already exists" not in text and "[alreadyexists]" not in text:
                 raise
+            created = False
+            continue
         client.subscribe_folder(name)
-    return True
+        created = True
+    return created
