@@ -10,6 +10,7 @@ and never forgets what was copied.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,7 @@ from converters.folders import FolderMapping, spool_side_name
 from converters.mbox import folder_size, is_maildir
 from converters.sendmail import SendmailSite, mail_domains, read_site
 from migrate.config import Config
-from migrate.sitefs import old_path, on_disk
+from migrate.sitefs import old_path, on_disk, path_text
 from migrate.tracker import Domain, FindingRow, Mailbox, User
 from migrate.tracker.findings import record_finding
 
@@ -67,18 +68,56 @@ def find_mailboxes(
     spool of user alice.smith, not a folder beside alice's spool.
     """
     spool = on_disk(site_root, f"/var/mail/{user}")
-    if spool.is_file():
+    odd = _not_followed(site_root, spool, user)
+    if odd is not None:
+        yield odd
+    elif spool.is_file():
         yield FoundMailbox(f"/var/mail/{user}", "INBOX", spool.stat().st_size)
+    elif spool.is_dir() and is_maildir(spool):
+        yield FoundMailbox(f"/var/mail/{user}", "INBOX", folder_size(spool))
+    elif spool.is_dir():
+        yield Finding("warning", f"/var/mail/{user}", None, "", "the spool is a directory "
+                      "but not a maildir: not copied", "check what is in it; copy mail in it "
+                      "by hand", code="INV006", subject=user)
     yield from _spool_side(site_root, user, mapping, others)
     home = on_disk(site_root, old_home)
     saved = home / "mbox"
-    if saved.is_file() and _looks_like_mbox(saved):
+    odd = _not_followed(site_root, saved, user)
+    if odd is not None:
+        yield odd
+    elif saved.is_file() and _looks_like_mbox(saved):
         yield FoundMailbox(old_path(site_root, saved), mapping.folder("mbox"), saved.stat().st_size)
     for dirname in FOLDER_DIRS:
         top = home / dirname
-        if not top.is_dir():
-            continue
-        yield from _walk(site_root, user, top, top, mapping)
+        odd = _not_followed(site_root, top, user)
+        if odd is not None:
+            yield odd
+        elif top.is_dir():
+            yield from _walk(site_root, user, top, top, mapping)
+
+
+def _not_followed(site_root: Path, path: Path, user: str) -> Finding | None:
+    """A finding for a symbolic link or a special file where mail could be; else None.
+
+    A link's target is a path on the old server (an absolute one would be
+    read from this machine), it may point at a folder that is copied under
+    its own name (mail twice), or at its own directory (an endless walk): so
+    links are reported, never followed.  A FIFO would block the reader and a
+    device is no mailbox.  Plain files, directories and absent paths give None.
+    """
+    if path.is_symlink():
+        return Finding(
+            "warning", old_path(site_root, path), None, f"-> {path_text(os.readlink(path))}",
+            "symbolic link: not followed, so the mail it leads to is not copied from here",
+            "copy what it points to by hand if it is not copied under its own name, or "
+            "replace the link by the file or directory", code="INV005", subject=user)
+    if path.exists() and not (path.is_file() or path.is_dir()):
+        return Finding(
+            "warning", old_path(site_root, path), None, path.name,
+            "neither a file nor a directory (a FIFO, socket or device): not copied",
+            "check it is not mail; replace it by an mbox file if it is",
+            code="INV006", subject=user)
+    return None
 
 
 def _spool_side(site_root: Path, user: str, mapping: FolderMapping,
@@ -96,7 +135,10 @@ def _spool_side(site_root: Path, user: str, mapping: FolderMapping,
         if name is None or path.name in others:
             continue
         folder = mapping.folder(name)
-        if path.is_dir() and is_maildir(path):
+        odd = _not_followed(site_root, path, user)
+        if odd is not None:
+            yield odd
+        elif path.is_dir() and is_maildir(path):
             yield FoundMailbox(old_path(site_root, path), folder, folder_size(path))
         elif path.is_file() and _looks_like_mbox(path):
             yield FoundMailbox(old_path(site_root, path), folder, path.stat().st_size)
@@ -112,6 +154,10 @@ def _walk(site_root: Path, user: str, top: Path, here: Path,
     """Depth-first over a folder directory; maildir and MH folders are not entered."""
     for path in sorted(here.iterdir()):
         rel = path.relative_to(top).as_posix()
+        odd = _not_followed(site_root, path, user)
+        if odd is not None:
+            yield odd
+            continue
         if path.is_dir():
             if is_maildir(path):
                 yield FoundMailbox(old_path(site_root, path), mapping.folder(rel),
@@ -124,8 +170,6 @@ def _walk(site_root: Path, user: str, top: Path, here: Path,
                     code="INV001", subject=user)
             else:
                 yield from _walk(site_root, user, top, path, mapping)
-            continue
-        if not path.is_file():
             continue
         if not _looks_like_mbox(path):
             yield Finding(

@@ -39,5 +39,10 @@ def on_disk(site_root: Path, old_path: str) -> Path:
 
 
 def old_path(site_root: Path, disk_path: Path) -> str:
-    """The old absolute path of a file found under ``site_root``."""
-    return "/" + path_text(disk_path.resolve().relative_to(site_root.resolve()).as_posix())
+    """The old absolute path of a file found under ``site_root``.
+
+    Only the directory is resolved: a symbolic link is named by where it is,
+    not by where it points (its target is a path on the old server).
+    """
+    here = disk_path.parent.resolve() / disk_path.name
+    return "/" + path_text(here.relative_to(site_root.resolve()).as_posix())

@@ -8,12 +8,16 @@ about speed.
 
 from __future__ import annotations
 
+import os
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from converters.finding import Finding
+from converters.folders import FolderMapping
 from converters.sendmail import mail_domains, read_site, resolve
+from migrate.inventory import FoundMailbox, find_mailboxes
 
 
 @contextmanager
@@ -85,3 +89,58 @@ def test_alias_with_half_a_million_members(tmp_path: Path):
     res = resolve(site, "big")
     assert res.mailboxes() == {"alice"}
     assert sum(d.kind == "unknown" for d in res.deliveries) == 500_000
+
+
+# --- Mailbox discovery ------------------------------------------------------
+
+MBOX = b"From a@b Mon Jan  1 00:00:00 2024\nSubject: x\n\nbody\n"
+
+
+def discover(root: Path, user: str = "alice") -> tuple[dict[str, str], dict[str, str]]:
+    """(source -> folder, source -> finding code) of one user's mailboxes."""
+    boxes: dict[str, str] = {}
+    codes: dict[str, str] = {}
+    with deadline():
+        for found in find_mailboxes(root, user, f"/home/{user}", FolderMapping()):
+            if isinstance(found, FoundMailbox):
+                boxes[found.source] = found.folder
+            else:
+                assert isinstance(found, Finding)
+                codes[found.file] = found.code
+    return boxes, codes
+
+
+def test_links_in_the_folder_tree_are_reported_not_followed(tmp_path: Path):
+    root = small_site(tmp_path)
+    mail = root / "home/alice/mail"
+    (mail / "real").write_bytes(MBOX)
+    os.symlink(".", mail / "loop")            # its own directory: an endless walk
+    os.symlink("/", mail / "root")            # the whole of this machine
+    os.symlink("/nonexistent", mail / "gone")  # dangling
+    os.symlink("real", mail / "alias")        # the same mail a second time
+    os.symlink("/var/mail/alice", root / "home/alice/mbox")
+    boxes, codes = discover(root)
+    assert boxes == {"/home/alice/mail/real": "INBOX/real"}
+    assert codes == {f"/home/alice/{p}": "INV005"
+                     for p in ("mail/loop", "mail/root", "mail/gone", "mail/alias", "mbox")}
+
+
+def test_special_files_where_mail_could_be_are_reported(tmp_path: Path):
+    root = small_site(tmp_path)
+    os.mkfifo(root / "var/mail/alice")
+    os.mkfifo(root / "home/alice/mail/fifo")
+    os.mkfifo(root / "var/mail/alice.Spam")
+    boxes, codes = discover(root)
+    assert boxes == {}
+    assert codes == {"/var/mail/alice": "INV006", "/home/alice/mail/fifo": "INV006",
+                     "/var/mail/alice.Spam": "INV006"}
+
+
+def test_spool_that_is_a_directory(tmp_path: Path):
+    root = small_site(tmp_path)
+    (root / "var/mail/alice").mkdir()
+    (root / "var/mail/alice/stray").write_bytes(MBOX)
+    for sub in ("cur", "new", "tmp"):
+        (root / "var/mail/bob" / sub).mkdir(parents=True)
+    assert discover(root) == ({}, {"/var/mail/alice": "INV006"})
+    assert discover(root, "bob") == ({"/var/mail/bob": "INBOX"}, {})
