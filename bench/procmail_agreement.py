@@ -65,8 +65,7 @@ def per_kind(case: RcCase, result: FileResult, tally: Counter, done: Counter) ->
         home = case.make_home(Path(tmp))
         findings: list = []
         rc = parse_file(home / ".procmailrc", findings, "/home/alice/.procmailrc")
-    untranslated = {f.line for f in result.conversion.findings
-                    if f.code == "procmail-untranslated" and f.file == rc.path}
+    untranslated = {line for file, line in result.conversion.untranslated if file == rc.path}
     for r in _recipes(rc.items):
         kind = action_kind(r)
         tally[kind] += 1

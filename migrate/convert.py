@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from converters.postfix import PostfixTranslation, translate
 from converters.procmail import convert_user
 from converters.sendmail import SendmailSite, read_site
+from converters.sendmail.domains import reach
 from migrate.config import Config
 from migrate.inventory import folder_dir
 from migrate.sitefs import on_disk
@@ -62,11 +63,14 @@ def run_convert(cfg: Config, session: Session) -> ConvertSummary:
         record_finding(session, "convert", users.get(f.subject), user, f)
     nfind = len(pf.findings)
     total = translated = 0
+    reached = reach(site)
     for user in session.scalars(select(User).order_by(User.name)):
         home = on_disk(cfg.site_root, user.old_home)
         conv = convert_user(user=user.name, home=home, old_home=user.old_home,
                             maildir=folder_dir(home), local_procmail=site.local_procmail,
-                            mapping=cfg.mapping)
+                            mapping=cfg.mapping,
+                            addresses=user_addresses(user.name, users[user.name],
+                                                     reached.get(user.name, {})))
         Path(out / "sieve" / f"{user.name}.sieve").write_text(conv.sieve)
         sha1 = hashlib.sha1(conv.sieve.encode()).hexdigest()
         row = user.script or FilterScript(user=user, sieve="", sha1="")
@@ -80,3 +84,20 @@ def run_convert(cfg: Config, session: Session) -> ConvertSummary:
             record_finding(session, "convert", user.domain.name, user.name, f)
             nfind += 1
     return ConvertSummary(len(users), total, translated, tuple(sorted(pf.files)), nfind)
+
+
+def user_addresses(user: str, home_domain: str, reached: dict[str, list[str]]) -> tuple[str, ...]:
+    """Every address the old tables deliver to the user (Sieve vacation's :addresses).
+
+    ``reached`` is :func:`converters.sendmail.domains.reach` for the user:
+    virtusertable keys (full addresses; ``@domain`` catch-alls are no address)
+    and alias names, which are local names in that domain.
+    """
+    out = {f"{user}@{home_domain}".lower()}
+    for domain, keys in reached.items():
+        for key in keys:
+            if "@" not in key:
+                out.add(f"{key}@{domain}".lower())
+            elif not key.startswith("@"):
+                out.add(key.lower())
+    return tuple(sorted(out))

@@ -13,7 +13,7 @@ from pathlib import Path
 from converters.finding import Finding
 from converters.folders import DEFAULT_MAPPING, FolderMapping
 
-from .actions import vacation_message
+from .actions import vacation_message, vacation_statement
 from .forward import ForwardFile, parse_forward
 from .parser import parse_file
 from .sieve import quote
@@ -37,12 +37,15 @@ class SieveConversion:
     recipes_total: int
     recipes_translated: int
     folders: tuple[str, ...]
+    #: (file, line) of each recipe not carried over.
+    untranslated: tuple[tuple[str, int], ...] = ()
 
 
 def convert_user(*, user: str, home: Path, procmailrc: Path | None = None,
                  forward: Path | None = None, maildir: Path | None = None,
                  local_procmail: bool = False, mapping: FolderMapping = DEFAULT_MAPPING,
-                 old_home: str | None = None) -> SieveConversion:
+                 old_home: str | None = None,
+                 addresses: tuple[str, ...] = ()) -> SieveConversion:
     """Translate a user's ~/.forward and ~/.procmailrc into one Sieve script.
 
     ``home`` is the home directory as it is on disk now; ``old_home`` (default
@@ -52,10 +55,12 @@ def convert_user(*, user: str, home: Path, procmailrc: Path | None = None,
     (sendmail FEATURE(local_procmail)); otherwise only a ``|procmail`` line in
     ~/.forward runs the rc file.  ``maildir`` is the on-disk directory the copy
     engine maps folders from (default: procmail's $MAILDIR, else home).
+    ``addresses`` are the user's mail addresses (Sieve vacation's :addresses).
     """
     home = Path(home)
     old = old_home or f"/home/{user}"
-    site = Site(user, home, old, mapping, Path(maildir) if maildir else None)
+    site = Site(user, home, old, mapping, Path(maildir) if maildir else None,
+                tuple(addresses))
     out = Translation()
     tr = Translator(site, defaults(user, old), out)
     rc_path = Path(procmailrc) if procmailrc else home / ".procmailrc"
@@ -91,7 +96,8 @@ def convert_user(*, user: str, home: Path, procmailrc: Path | None = None,
 def convert_procmailrc(path: Path, *, user: str | None = None, home: Path | None = None,
                        maildir: Path | None = None, mapping: FolderMapping = DEFAULT_MAPPING,
                        old_home: str | None = None, local_procmail: bool = True,
-                       forward: Path | None = None) -> SieveConversion:
+                       forward: Path | None = None,
+                       addresses: tuple[str, ...] = ()) -> SieveConversion:
     """Translate one rc file as procmail would run it (no .forward is read).
 
     ``home`` defaults to the file's directory and ``user`` to that directory's
@@ -101,7 +107,8 @@ def convert_procmailrc(path: Path, *, user: str | None = None, home: Path | None
     home = Path(home) if home else path.parent
     user = user or home.name or "user"
     old = old_home or f"/home/{user}"
-    site = Site(user, home, old, mapping, Path(maildir) if maildir else None)
+    site = Site(user, home, old, mapping, Path(maildir) if maildir else None,
+                tuple(addresses))
     out = Translation()
     tr = Translator(site, defaults(user, old), out)
     label = _label(path, home, old)
@@ -137,8 +144,7 @@ def _forward_statements(tr: Translator, fwd: ForwardFile, local_procmail: bool) 
         elif e.kind == "vacation":
             body, subject, found = vacation_message(tr.site)
             s.requires.add("vacation")
-            subj = f":subject {quote(subject)} " if subject else ""
-            s.add(f"vacation :days 7 {subj}{quote(body)};  {src}")
+            s.add(f"{vacation_statement(body, subject, tr.site.addresses)}  {src}")
             tr.finding("info", e.pos.file, e.pos.line, e.value, "vacation(1) becomes a Sieve "
                        "vacation reply (one per sender per 7 days, as vacation(1) did)",
                        code="forward-vacation")
@@ -166,4 +172,5 @@ def _result(out: Translation, label: str) -> SieveConversion:
                                 f"sieve_maxscriptsize of {SIEVE_MAX_SCRIPT_SIZE} bytes",
                                 "raise sieve_maxscriptsize or shorten the rules",
                                 "sieve-too-large"))
-    return SieveConversion(text, tuple(findings), out.total, out.translated, tuple(out.folders))
+    return SieveConversion(text, tuple(findings), out.total, out.translated, tuple(out.folders),
+                           tuple(out.untranslated))

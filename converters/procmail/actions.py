@@ -1,10 +1,11 @@
 """A recipe's action line -> Sieve statements.
 
 Folders become ``fileinto`` (through the shared FolderMapping), ``/dev/null``
-``discard``, the spool ``keep``, ``!`` ``redirect``; ``formail -r ... |
-$SENDMAIL`` autoreplies and ``vacation`` become ``vacation``; spam-tagging
-pipes are dropped (the new frontends tag mail).  Any other program has no
-Sieve form and is reported.
+``discard``, the spool ``keep``, ``!`` ``redirect``; spam-tagging pipes
+are dropped (the new frontends tag mail).  ``formail -r ... | $SENDMAIL``
+autoreplies and ``vacation`` are reported with the nearest Sieve vacation
+(which answers less mail).  Any other program has no Sieve form and is
+reported.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import re
 import shlex
 from dataclasses import dataclass, field
 
-from .sieve import quote
+from .sieve import quote, string_list
 from .targets import Site, resolve
 from .variables import DYNAMIC, Dynamic, expand, unquote
 
@@ -180,9 +181,9 @@ def _pipe(cmd: str, flags: str, env: dict[str, object], site: Site) -> Plan:
             "there is no Sieve equivalent", "drop the rule or report spam another way",
             "procmail-pipe")])
     if _AUTOREPLY.search(cmd) and _SENDMAIL.search(cmd) and not filt:
-        return _vacation(_reply_text(cmd, env, site), flags, "formail -r autoreply")
+        return _vacation(_reply_text(cmd, env, site), flags, "formail -r autoreply", site)
     if _VACATION.search(cmd) and not filt:
-        return _vacation(vacation_message(site), flags, "vacation(1)")
+        return _vacation(vacation_message(site), flags, "vacation(1)", site)
     dup = _duplicate(cmd, flags, env)
     if dup is not None:
         return dup
@@ -347,21 +348,34 @@ def _split_message(text: str) -> tuple[str, str | None]:
     return text, None
 
 
-def _vacation(message: tuple[str, str | None, bool], flags: str, what: str) -> Plan:
-    body, subject, found = message
+def vacation_statement(body: str, subject: str | None, addresses: tuple[str, ...]) -> str:
+    """A Sieve vacation command with the reply text and the user's addresses."""
     subj = f":subject {quote(subject)} " if subject else ""
-    plan = Plan(statements=[f"vacation :days {VACATION_DAYS} {subj}{quote(body)};"],
-                requires={"vacation"}, delivers=True)
-    plan.notes.append(Note("info", f"the {what} becomes a Sieve vacation reply, sent at most "
-                           f"once per sender every {VACATION_DAYS} days",
-                           code="procmail-vacation"))
-    if not found:
-        plan.notes.append(Note("warning", "the reply text could not be found; a generic text "
-                               "is used", "edit the vacation text", "procmail-vacation-text"))
-    if "c" not in flags:
-        plan.statements += ["discard;"]
-        plan.notes.append(Note("warning", "without the c flag procmail fed the message to the "
-                               "reply program and did not keep it; the translation discards "
-                               "it the same way", "add c to keep the message",
-                               "procmail-vacation-nocopy"))
-    return plan
+    addr = f":addresses {string_list(list(addresses))} " if addresses else ""
+    return f"vacation :days {VACATION_DAYS} {subj}{addr}{quote(body)};"
+
+
+def _vacation(message: tuple[str, str | None, bool], flags: str, what: str,
+              site: Site) -> Plan:
+    """An automatic reply is reported, not translated: Sieve vacation answers less.
+
+    RFC 5230 vacation (and Cyrus) answers only mail that names one of the
+    user's addresses in To/Cc/Bcc/Resent-To/Resent-Cc/Resent-Bcc, never mail
+    with Auto-Submitted or Precedence bulk/junk/list or from an owner-,
+    -request or MAILER-DAEMON sender, and replies to the envelope sender.
+    The program answered every message the recipe's conditions let through.
+    """
+    body, subject, found = message
+    statement = vacation_statement(body, subject, site.addresses)
+    keep = "" if "c" in flags else " followed by 'discard;'"
+    text = [] if found else [Note("warning", "the reply text could not be found",
+                                  "write the vacation text", "procmail-vacation-text")]
+    return Plan(translated=False, delivers=True, notes=text + [Note(
+        "warning", f"the {what} answered every message this recipe's conditions let through; "
+        "a Sieve vacation reply answers only mail that names one of the user's addresses in "
+        "To/Cc/Bcc or Resent-To/Cc/Bcc, and never mail marked Auto-Submitted or Precedence "
+        "bulk/junk/list or sent by owner-/-request/MAILER-DAEMON, so it cannot do the same",
+        f"if that is acceptable, use: {statement}{keep}"
+        + ("" if site.addresses else " (list the user's addresses in :addresses)"),
+        "procmail-vacation")])
+

@@ -67,10 +67,11 @@ def _plain(text: str, flags: str, env: dict[str, object]) -> CondResult:
     m = re.match(r"^([<>])\s*(\d+)\s*$", text)
     if m:
         op = ":under" if m.group(1) == "<" else ":over"
-        return CondResult(test=f"size {op} {m.group(2)}",
-                          caveats=["Cyrus measures the size with CRLF line endings, procmail "
-                                   "with LF, so messages near the limit may be judged "
-                                   "differently"])
+        return CondResult(reason=(
+            f"procmail measured the message as it received it (LF line ends); Sieve's size "
+            f"counts CRLF line ends and the headers Cyrus adds (Return-Path, Received), so "
+            f"the same message has another size and no limit gives procmail's answer for "
+            f"every message; the nearest Sieve test is 'size {op} {m.group(2)}'"))
     if text.startswith("\\"):
         text = text[1:]
     else:

@@ -64,6 +64,16 @@ class Translated:
     reason: str = ""
     caveat: str = ""
     capture: int | None = None
+    decoded: bool = False
+
+
+#: Why a test of a header's text is never exact (see :func:`pattern_test`).
+RFC2047_REASON = (
+    "procmail matched the raw header bytes, Sieve matches the header's RFC 2047-decoded "
+    "text (Cyrus decodes every header value it compares): an encoded word such as "
+    "=?UTF-8?B?UHl0aG9uIMO8IG5ld3M=?= ('Python \u00fc news') hides words from procmail "
+    "that Sieve sees, and shows procmail text ('=?', the charset) that Sieve never sees, "
+    "so no Sieve test gives procmail's answer for every message")
 
 
 class Untranslatable(Exception):
@@ -236,18 +246,22 @@ def value_test(command: str, names: str, toks: list[Tok], comparator: str) -> Tr
     core = toks[:-1] if at_end else toks
     if all(t.kind == "lit" for t in core):
         lit = "".join(t.text for t in core)
+        if not lit and not at_end and command == "header":
+            return Translated(f"exists {names}")  # presence alone: the same raw or decoded
         if not anchored and not at_end:
-            if not lit:
-                return Translated(f"exists {names}")
-            return Translated(f"{command}{comparator} :contains {names} {quote(lit)}")
+            return Translated(f"{command}{comparator} :contains {names} {quote(lit)}",
+                              decoded=command == "header")
+        decoded = command == "header"
         if anchored and at_end:
-            return Translated(f"{command}{comparator} :is {names} {quote(lit)}")
+            return Translated(f"{command}{comparator} :is {names} {quote(lit)}",
+                              decoded=decoded)
         glob = ("" if anchored else "*") + _glob_escape(lit) + ("" if at_end else "*")
-        return Translated(f"{command}{comparator} :matches {names} {quote(glob)}")
+        return Translated(f"{command}{comparator} :matches {names} {quote(glob)}",
+                          decoded=decoded)
     ere, capture = to_ere(toks)
     ere = ("^" if anchored else "") + ere
     return Translated(f"{command}{comparator} :regex {names} {quote(ere)}", {"regex"},
-                      capture=capture)
+                      capture=capture, decoded=command == "header")
 
 
 def _header_name(toks: list[Tok]) -> tuple[list[str], list[Tok], bool] | None:
@@ -333,7 +347,7 @@ def _header_branch(toks: list[Tok], comparator: str) -> Translated:
         env = value_test("envelope :all", quote("from"), rest, comparator)
         result = Translated(f"anyof ({result.test}, {env.test})",
                             result.requires | env.requires | {"envelope"},
-                            )
+                            decoded=result.decoded)
         caveat += "; the From_ line is tested as the envelope sender"
     result.caveat = caveat
     return result
@@ -356,7 +370,7 @@ def _macro(rx: str, comparator: str) -> Translated | None:
             'envelope :all :is "from" ""',
         ]
         return Translated("anyof (" + ", ".join(tests) + ")", {"regex", "envelope"},
-                          caveat=_FROM_LINE_CAVEAT)
+                          caveat=_FROM_LINE_CAVEAT, decoded=True)
     for macro, boundary in (("^TO_", "[^-a-zA-Z0-9_.]"), ("^TO", "[^a-zA-Z]")):
         if rx.startswith(macro):
             rest = tokenize(rx[len(macro) :])
@@ -368,23 +382,33 @@ def _macro(rx: str, comparator: str) -> Translated | None:
             ere, capture = to_ere(rest)
             return Translated(
                 f"header{comparator} :regex {names} {quote(f'(^|{boundary})' + ere)}",
-                {"regex"}, capture=None if capture is None else capture + 1)
+                {"regex"}, capture=None if capture is None else capture + 1, decoded=True)
     if "^TO" in rx or "^FROM_DAEMON" in rx or "^FROM_MAILER" in rx:
         raise Untranslatable("a ^TO/^FROM_ macro inside a larger pattern")
     return None
 
 
 def pattern_test(rx: str, *, header: bool, body: bool, case_sensitive: bool) -> Translated:
-    """The Sieve test for one procmail regex condition (without ``!``)."""
+    """The Sieve test for one procmail regex condition (without ``!``).
+
+    A test of a header's text (not mere presence) is never exact, because
+    Sieve compares decoded RFC 2047 words and procmail the raw bytes: such a
+    pattern comes back untranslated, with the nearest Sieve test in the reason.
+    """
     comparator = ' :comparator "i;octet"' if case_sensitive else ""
     try:
         if _matches_empty(rx, case_sensitive):
             return Translated("true")
         if header and not body:
             macro = _macro(rx, comparator)
+            branches = [macro] if macro is not None else [
+                _header_branch(b, comparator) for b in split_branches(tokenize(rx))]
+            if any(b.decoded for b in branches):
+                shown = " or ".join(str(b.test) for b in branches)
+                return Translated(None, reason=f"{RFC2047_REASON}; the nearest Sieve test "
+                                               f"is '{shown}'")
             if macro is not None:
                 return macro
-            branches = [_header_branch(b, comparator) for b in split_branches(tokenize(rx))]
         elif body and not header:
             branches = [_body_branch(b, comparator) for b in split_branches(tokenize(rx))]
         else:

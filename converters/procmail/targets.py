@@ -27,6 +27,8 @@ class Site:
     old_home: str
     mapping: FolderMapping
     maildir: Path | None = None
+    #: The user's mail addresses on the old site (for Sieve vacation's :addresses).
+    addresses: tuple[str, ...] = ()
 
     def on_disk(self, old_path: str) -> Path | None:
         """The copied-tree location of an old absolute path under the old home."""

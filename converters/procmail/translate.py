@@ -41,6 +41,8 @@ class Translation:
     folders: list[str] = field(default_factory=list)
     total: int = 0
     translated: int = 0
+    #: (file, line) of every recipe that was not carried over.
+    untranslated: list[tuple[str, int]] = field(default_factory=list)
 
 
 class Translator:
@@ -212,6 +214,7 @@ class Translator:
         if reason:
             self.finding("warning", rc.path, r.pos.line, self._recipe_text(r), reason,
                          "translate this rule by hand", "procmail-untranslated")
+            self.out.untranslated.append((rc.path, r.pos.line))
             self._disabled(r, depth, stateful)
             return
         gate = self._gate(flags, depth) if stateful else []
@@ -227,6 +230,8 @@ class Translator:
                          note.reason, note.suggestion, note.code)
         if plan.translated:
             self.out.translated += 1
+        else:
+            self.out.untranslated.append((rc.path, r.pos.line))
         s.requires |= conds.requires | plan.requires
         for f in plan.folders:
             if f not in self.out.folders and f != "INBOX":

@@ -27,7 +27,7 @@ from converters.procmail import SieveConversion
 from migrate.inventory import folder_dir
 
 from .cases import RcCase
-from .cyrus_engine import Sandbox, run_cyrus
+from .cyrus_engine import Sandbox, retrying, run_cyrus
 from .messages import Delivery, Message, deliveries
 from .procmail_oracle import Outcome, run_procmail
 
@@ -141,7 +141,11 @@ def compare_file(case: RcCase, batch: Sequence[Message], token: str,
         return FileResult(case, conversion, tuple(
             Pair(case.name, d.message.name, False, Seen((), (), (), (), False), None)
             for d in items))
-    cyrus = run_cyrus(case, items, sb)
+    # A restarted Cyrus means a new run with new Message-IDs, so nothing the lost run
+    # left in the outbox is taken for this one's.
+    attempt = iter(range(1_000))
+    cyrus = retrying(lambda: run_cyrus(
+        case, deliveries(f"{token}r{next(attempt)}", list(batch)), sb))
     oracle = run_oracle(case, items)
     pairs = tuple(Pair(case.name, d.message.name, comparable, p, seen_cyrus(c))
                   for d, p, c in zip(items, oracle, cyrus.outcomes, strict=True))

@@ -13,21 +13,25 @@ rc file; it is deleted afterwards.  Results use the oracle's
 
 from __future__ import annotations
 
+import imaplib
 import json
 import os
 import re
 import secrets
 import smtplib
 import tempfile
+import time
 import tomllib
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from email.parser import BytesHeaderParser
 from pathlib import Path
+from typing import TypeVar
 
 from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientAbortError
 from sievelib.managesieve import Client
 
 from converters.procmail import SieveConversion
@@ -42,6 +46,19 @@ SANDBOX = Path(os.environ.get("MAILMIGRATE_SANDBOX") or "/var/tmp/mailmigrate-sa
 SCRIPT = "differential"
 DOMAIN = "example.org"
 _MSGID = re.compile(rb"<(dfm[0-9a-z]+\.\d+@differential\.invalid)>")
+T = TypeVar("T")
+#: A run that meets a restarting Cyrus (the sandbox is shared) starts again this often.
+ATTEMPTS = 6
+RETRY_PAUSE = 10.0
+
+
+class Unavailable(Exception):
+    """Cyrus went away (or said "try later") during a run: the run is started again."""
+
+
+#: What a Cyrus restart looks like from here.
+_GONE = (ConnectionError, TimeoutError, smtplib.SMTPServerDisconnected, imaplib.IMAP4.abort,
+         IMAPClientAbortError, Unavailable)
 
 
 @dataclass(frozen=True)
@@ -78,10 +95,29 @@ def scratch_user(sb: Sandbox) -> Iterator[str]:
     try:
         yield name
     finally:
-        admin = connect(sb.cyrus, timeout=60)
-        admin.setacl(f"user/{name}", sb.cyrus.admin, "lrswipkxtecda")
-        admin.delete_folder(f"user/{name}")
+        retrying(lambda: _delete_user(sb, name))
+
+
+def _delete_user(sb: Sandbox, name: str) -> None:
+    admin = connect(sb.cyrus, timeout=60)
+    try:
+        if admin.folder_exists(f"user/{name}"):
+            admin.setacl(f"user/{name}", sb.cyrus.admin, "lrswipkxtecda")
+            admin.delete_folder(f"user/{name}")
+    finally:
         admin.logout()
+
+
+def retrying(step: Callable[[], T]) -> T:
+    """Run ``step``; when Cyrus restarts under it, wait and run it again (ATTEMPTS in all)."""
+    for attempt in range(ATTEMPTS):
+        try:
+            return step()
+        except _GONE:
+            if attempt == ATTEMPTS - 1:
+                raise
+            time.sleep(RETRY_PAUSE)
+    raise AssertionError("unreachable")
 
 
 def sieve_client(sb: Sandbox, user: str) -> Client:
@@ -93,7 +129,7 @@ def sieve_client(sb: Sandbox, user: str) -> Client:
         ok = ms.connect(sb.cyrus.admin, sb.cyrus.password(), authz_id=user,
                         authmech="PLAIN")
     if not ok:
-        raise RuntimeError(f"ManageSieve login as {user} failed")
+        raise Unavailable(f"ManageSieve login as {user} failed: {ms.errmsg!r}")
     return ms
 
 
@@ -105,7 +141,12 @@ def deliver(sb: Sandbox, user: str, items: Sequence[tuple[str, bytes]]) -> list[
             crlf = re.sub(rb"\r?\n", b"\r\n", data)
             try:
                 lmtp.sendmail(sender, [f"{user}@{DOMAIN}"], crlf)
+            except smtplib.SMTPServerDisconnected:
+                raise
             except smtplib.SMTPException as exc:
+                if getattr(exc, "smtp_code", 0) // 100 == 4 or any(
+                        code // 100 == 4 for code, _ in getattr(exc, "recipients", {}).values()):
+                    raise Unavailable(str(exc)) from exc
                 refused.append(str(exc))
                 lmtp.rset()
             else:
@@ -137,8 +178,8 @@ def _outbox(sb: Sandbox, seen: set[str], ids: set[str]) -> dict[str, tuple[list,
     """Message-ID -> (redirect recipients, vacation recipients) recorded since ``seen``."""
     out: dict[str, tuple[list, list]] = {}
     for f in sorted(sb.outbox.iterdir()):
-        if f.name in seen:
-            continue
+        if f.name in seen or f.name.startswith("."):
+            continue  # a dot file is one the recorder is still writing (another user's)
         first, _, msg = f.read_bytes().partition(b"\n")
         m = _MSGID.search(msg.split(b"\n\n", 1)[0].replace(b"\r", b""))
         if not m or m.group(1).decode() not in ids:
@@ -194,10 +235,14 @@ def run_cyrus(case: RcCase, batch: Sequence[Delivery], sb: Sandbox | None = None
 
 def check_scripts(scripts: Sequence[str], sb: Sandbox | None = None) -> list[str | None]:
     """Cyrus' ManageSieve CHECKSCRIPT verdicts: None when accepted, else the error text."""
-    sb = sb or Sandbox.load()
-    with scratch_user(sb) as user:
-        ms = sieve_client(sb, user)
-        try:
-            return [None if ms.checkscript(text) else str(ms.errmsg) for text in scripts]
-        finally:
-            ms.logout()
+    box = sb or Sandbox.load()
+
+    def check() -> list[str | None]:
+        with scratch_user(box) as user:
+            ms = sieve_client(box, user)
+            try:
+                return [None if ms.checkscript(text) else str(ms.errmsg) for text in scripts]
+            finally:
+                ms.logout()
+
+    return retrying(check)

@@ -6,6 +6,12 @@ temporary directory, with ``$SENDMAIL`` and any named pipe programs replaced
 by a recorder script, and reports the outcome as folders written (relative
 to HOME, maildir as ``dir/`` and MH as ``dir/.``), forwards, autoreplies,
 programs run, and whether the message reached $DEFAULT (the inbox).
+
+$DEFAULT is the user's inbox whatever the rc file sets it to: a TRAP
+reports its final value, and a delivery there counts as the inbox, not as
+a folder.  The system spools (``/var/mail/``, ``/var/spool/mail/``) named in
+the rc file are redirected into the temporary directory, so a run never
+writes to the host's real spools.
 """
 
 from __future__ import annotations
@@ -46,6 +52,7 @@ class Outcome:
     programs: tuple[str, ...]
     exit_code: int
     log: str
+    default: str | None = None
 
     @property
     def discarded(self) -> bool:
@@ -110,6 +117,10 @@ def run_procmail(rc_text: str | bytes, message: bytes, *, user: str = "alice",
         # rc files that name sendmail by its absolute path reach the recorder too.
         for path in (b"/usr/sbin/sendmail", b"/usr/lib/sendmail"):
             data = data.replace(path, str(stubs / "sendmail").encode())
+        spools = root / "spools"
+        spools.mkdir()
+        for path in (b"/var/spool/mail/", b"/var/mail/"):
+            data = data.replace(path, str(spools).encode() + b"/")
         rc.write_bytes(data)
         spool = root / "spool"
         # An existing spool dated in the past: procmail sleeps a second after writing
@@ -117,6 +128,7 @@ def run_procmail(rc_text: str | bytes, message: bytes, *, user: str = "alice",
         spool.touch()
         os.utime(spool, (946684800, 946684800))
         log = root / "procmail.log"
+        final = root / "default"
         before = _snapshot(home)
         env = {"PATH": f"{stubs}:/usr/bin:/bin", "LOGNAME": user, "USER": user,
                "HOME": str(home), "SHELL": "/bin/sh"}
@@ -126,7 +138,9 @@ def run_procmail(rc_text: str | bytes, message: bytes, *, user: str = "alice",
                 f"LOGNAME={user}", "VERBOSE=no",
                 # A lock in a missing directory is retried LOCKSLEEP (8 s) apart for
                 # about a minute before the delivery fails; the outcome is the same.
-                "LOCKSLEEP=0", str(rc)]
+                "LOCKSLEEP=0",
+                # Single quotes: the shell that runs TRAP at the end expands $DEFAULT.
+                f"TRAP='echo \"$DEFAULT\" > {final}; pwd >> {final}'", str(rc)]
         proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, env=env, cwd=home,
                                 start_new_session=True)
@@ -137,15 +151,47 @@ def run_procmail(rc_text: str | bytes, message: bytes, *, user: str = "alice",
                          and (marker is None or marker in (home / k).read_bytes()))
         folders = tuple(dict.fromkeys(_folder_name(c, home) for c in changed))
         forwards, replies, programs = _calls(calls)
+        inbox = spool.exists() and spool.stat().st_size > 0
+        default = _final_default(final)
+        if default is not None and default != spool:
+            try:
+                rel = default.relative_to(home).as_posix()
+            except ValueError:
+                rel = None
+                inbox = inbox or _holds(default, marker)
+            kept = tuple(f for f in folders if f.rstrip("/").removesuffix("/.") != rel)
+            inbox = inbox or kept != folders
+            folders = kept
         return Outcome(
-            inbox=spool.exists() and spool.stat().st_size > 0,
+            inbox=inbox,
             folders=folders,
             forwards=forwards,
             autoreplies=replies,
             programs=programs,
             exit_code=proc.returncode,
             log=log.read_text(errors="replace") if log.exists() else "",
+            default=None if default is None else str(default),
         )
+
+
+def _final_default(trap_file: Path) -> Path | None:
+    """$DEFAULT as procmail left it (the TRAP's report), absolute; None when not reported.
+
+    A relative $DEFAULT is a folder name: it is resolved against the
+    directory procmail was in (its last MAILDIR), as procmail resolves it.
+    """
+    if not trap_file.exists():
+        return None
+    lines = trap_file.read_text(errors="replace").splitlines()
+    if len(lines) < 2 or not lines[0]:
+        return None
+    return Path(os.path.normpath(os.path.join(lines[1], lines[0])))
+
+
+def _holds(path: Path, marker: bytes | None) -> bool:
+    """The file (or any file under the directory) holds the message."""
+    files = [p for p in path.rglob("*") if p.is_file()] if path.is_dir() else [path]
+    return any(p.is_file() and (marker is None or marker in p.read_bytes()) for p in files)
 
 
 def _wait_for_session(sid: int, timeout: float) -> None:

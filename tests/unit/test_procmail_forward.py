@@ -42,21 +42,21 @@ def test_backslash_self_keeps(tmp_path: Path) -> None:
 
 def test_procmail_invocation_runs_the_rc(tmp_path: Path) -> None:
     fwd = '"|IFS=\' \' && exec /usr/bin/procmail -f- || exit 75 #alice"\n'
-    rc = ":0\n* ^Subject:.*spam\n/dev/null\n"
+    rc = ":0\n* B ?? spam\n/dev/null\n"
     result = convert_user(user="alice", home=_home(tmp_path, fwd, rc))
     _valid(result.sieve)
-    assert 'header :contains "Subject" "spam"' in result.sieve
+    assert 'body :raw :contains "spam"' in result.sieve
     assert result.recipes_total == 1
     assert "redirect" not in result.sieve
 
 
 def test_rc_without_procmail_in_the_path_is_reported(tmp_path: Path) -> None:
-    rc = ":0\n* ^Subject:.*spam\n/dev/null\n"
+    rc = ":0\n* B ?? spam\n/dev/null\n"
     result = convert_user(user="alice", home=_home(tmp_path, None, rc))
-    assert "Subject" not in result.sieve
+    assert "spam" not in result.sieve
     assert [f.code for f in result.findings] == ["procmail-unused"]
     result = convert_user(user="alice", home=tmp_path / "alice", local_procmail=True)
-    assert 'header :contains "Subject" "spam"' in result.sieve
+    assert 'body :raw :contains "spam"' in result.sieve
 
 
 def test_vacation_program_uses_vacation_msg(tmp_path: Path) -> None:
@@ -69,7 +69,7 @@ def test_vacation_program_uses_vacation_msg(tmp_path: Path) -> None:
 
 
 def test_old_home_paths_resolve_into_the_copied_tree(tmp_path: Path) -> None:
-    home = _home(tmp_path, None, "MAILDIR=/home/alice/Mail\n:0\n* ^Subject:.*x\nlists/x\n")
+    home = _home(tmp_path, None, "MAILDIR=/home/alice/Mail\n:0\n* B ?? x\nlists/x\n")
     (home / "Mail" / "lists").mkdir(parents=True)
     result = convert_user(user="alice", home=home, local_procmail=True)
     assert 'fileinto "INBOX/lists/x";' in result.sieve
