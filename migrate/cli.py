@@ -23,6 +23,8 @@ from migrate.config import Config, load_config
 from migrate.errors import SieveUploadError, UnknownDomain
 
 EXIT_OK, EXIT_FAIL, EXIT_INPUT, EXIT_PERSON = 0, 1, 2, 3
+#: Stopped by Ctrl-C (128 + SIGINT, as shells report it).
+EXIT_INTERRUPTED = 130
 
 #: Failures of a server or the database: reported in one line, exit status 1.
 OPERATIONAL_ERRORS = (OSError, IMAPClientError, SieveUploadError, SQLAlchemyError)
@@ -292,3 +294,23 @@ def main(argv: list[str] | None = None) -> int:
     except OPERATIONAL_ERRORS as exc:
         print(f"mailmigrate: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_FAIL
+    except KeyboardInterrupt:
+        # Every step records what it finished before going on, so a re-run resumes.
+        print(f"mailmigrate: interrupted; run 'mailmigrate {args.command}' again to go on",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # noqa: BLE001 - the last line of defence, named precisely
+        print(f"mailmigrate: internal error {type(exc).__name__}: {exc} "
+              f"(at {_origin(exc)}); this is a bug in mailmigrate, please report it",
+              file=sys.stderr)
+        return EXIT_FAIL
+
+
+def _origin(exc: BaseException) -> str:
+    """file:line of the innermost frame of a traceback, for the one-line bug message."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return "?"
+    return f"{Path(tb.tb_frame.f_code.co_filename).name}:{tb.tb_lineno}"

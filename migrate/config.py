@@ -87,7 +87,30 @@ def _section(data: dict, name: str, cls: type, source: str):
     unknown = sorted(set(raw) - known)
     if unknown:
         raise InputError(source, None, f"[{name}]: unknown key(s) {', '.join(unknown)}")
+    for key, value in raw.items():
+        _check_type(source, f"[{name}] {key}", value, cls.__dataclass_fields__[key].type)
     return cls(**raw)
+
+
+def _check_type(source: str, what: str, value: object, annotation: object) -> None:
+    """Refuse a value of the wrong TOML type (a port given as "143", a path as 5).
+
+    Without this the wrong type surfaces much later, deep in a socket or path
+    call, as a traceback instead of a line naming the key.
+    """
+    wanted = {"str": str, "int": int, "float": (int, float), "bool": bool}.get(str(annotation))
+    if wanted is None:
+        return
+    if isinstance(value, bool) and wanted is not bool or not isinstance(value, wanted):
+        raise InputError(source, None, f"{what} must be {_TYPE_WORDS[str(annotation)]}, "
+                         f"not {type(value).__name__} {value!r}")
+    if str(annotation) == "int" and value < 1:
+        # Every whole number here is a port, a count or a size: 0 means nothing works.
+        raise InputError(source, None, f"{what} must be at least 1, not {value}")
+
+
+_TYPE_WORDS = {"str": "a string", "int": "a whole number", "float": "a number",
+               "bool": "true or false"}
 
 
 def load_config(path: Path | None, db_override: str | None = None) -> Config:
@@ -101,8 +124,13 @@ def load_config(path: Path | None, db_override: str | None = None) -> Config:
     source = "(defaults)"
     if path is not None:
         source = str(path)
+        raw = b""
         try:
-            data = tomllib.loads(path.read_text())
+            raw = path.read_bytes()
+            data = tomllib.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise InputError(source, raw[: exc.start].count(b"\n") + 1,
+                             "not UTF-8 text: a TOML file must be UTF-8") from exc
         except OSError as exc:
             raise InputError(source, None, f"cannot read config: {exc}") from exc
         except tomllib.TOMLDecodeError as exc:
@@ -118,6 +146,12 @@ def load_config(path: Path | None, db_override: str | None = None) -> Config:
     site = data.get("site", {})
     tracker = data.get("tracker", {})
     output = data.get("output", {})
+    for name, table in (("site", site), ("tracker", tracker), ("output", output),
+                        ("home_domains", data.get("home_domains", {}))):
+        if not isinstance(table, dict):
+            raise InputError(source, None, f"[{name}] must be a table")
+        for key, value in table.items():
+            _check_type(source, f"[{name}] {key}", value, "str")
     if "root" not in site:
         raise InputError(source, None, "[site] root is required (the old server's file tree)")
     db_url = db_override or tracker.get("db") or f"sqlite:///{resolve('mailmigrate.db')}"

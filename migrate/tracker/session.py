@@ -8,10 +8,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, make_url
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
+from converters.finding import InputError
 from migrate.tracker.models import Base
 
 _engines: dict[str, Engine] = {}
@@ -41,10 +43,23 @@ def _engine(url: str) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
     else:
-        engine = create_engine(url)
+        try:
+            engine = create_engine(url)
+        except (ArgumentError, ImportError) as exc:
+            # No such dialect, or its driver is not installed: the URL is at fault.
+            raise InputError("tracker URL", None, f"cannot use {_shown(url)}: "
+                             f"{type(exc).__name__}: {exc}") from None
     Base.metadata.create_all(engine)
     _engines[url] = engine
     return engine
+
+
+def _shown(url: str) -> str:
+    """The URL without its password, for messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "an unparsable URL (expected e.g. sqlite:///FILE or postgresql://HOST/DB)"
 
 
 @contextmanager

@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
+
 from converters.finding import Finding
 from converters.folders import FolderMapping
 from converters.sendmail import mail_domains, read_site, resolve
+from migrate.cli import main
 from migrate.inventory import FoundMailbox, find_mailboxes
 
 
@@ -144,3 +149,65 @@ def test_spool_that_is_a_directory(tmp_path: Path):
         (root / "var/mail/bob" / sub).mkdir(parents=True)
     assert discover(root) == ({}, {"/var/mail/alice": "INV006"})
     assert discover(root, "bob") == ({"/var/mail/bob": "INBOX"}, {})
+
+
+# --- Configuration and command line -----------------------------------------
+
+
+@pytest.mark.parametrize(("toml", "message"), [
+    ('[site]\nroot = 5\n', "[site] root must be a string, not int 5"),
+    ('site = "x"\n', "[site] must be a table"),
+    ('[site]\nroot = "r"\n[cyrus]\nimap_port = "143"\n',
+     "[cyrus] imap_port must be a whole number, not str '143'"),
+    ('[site]\nroot = "r"\n[cyrus]\nstarttls = "yes"\n',
+     "[cyrus] starttls must be true or false, not str 'yes'"),
+    ('[site]\nroot = "r"\n[cyrus]\nbatch_messages = 0\n',
+     "[cyrus] batch_messages must be at least 1, not 0"),
+    ('[site]\nroot = "r"\n[cyrus]\nconnections = true\n',
+     "[cyrus] connections must be a whole number, not bool True"),
+    ('[site]\nroot = "r"\n[tracker]\ndb = 5\n', "[tracker] db must be a string, not int 5"),
+    ('[site]\nroot = "r"\n[home_domains]\nalice = ["a"]\n',
+     "[home_domains] alice must be a string, not list ['a']"),
+    ('[site]\nroot = "r"\n[folders]\nprefix = 7\n', "[folders] prefix must be a string"),
+])
+def test_config_value_of_the_wrong_type(tmp_path: Path, capsys, toml: str, message: str):
+    cfg = tmp_path / "m.toml"
+    cfg.write_text(toml)
+    assert main(["--config", str(cfg), "status"]) == 2
+    err = capsys.readouterr().err
+    assert f"{cfg}: {message}" in err and "Traceback" not in err
+
+
+def test_config_that_is_not_utf8(tmp_path: Path, capsys):
+    cfg = tmp_path / "m.toml"
+    cfg.write_bytes(b'[site]\nroot = "\xe9t\xe9"\n')
+    assert main(["--config", str(cfg), "status"]) == 2
+    assert f"{cfg}:2: not UTF-8 text" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("url", "shown"), [
+    ("garbage", "an unparsable URL"),
+    ("nosuchdialect://h/db", "nosuchdialect://h/db"),
+    ("mysql://u:sekrit@h/db", "mysql://u:***@h/db"),   # driver not installed here
+])
+def test_unusable_tracker_url(tmp_path: Path, capsys, url: str, shown: str):
+    cfg = tmp_path / "m.toml"
+    cfg.write_text('[site]\nroot = "r"\n')
+    assert main(["--config", str(cfg), "--db", url, "status"]) == 2
+    err = capsys.readouterr().err
+    assert f"tracker URL: cannot use {shown}" in err and "sekrit" not in err
+
+
+def test_ctrl_c_is_one_line_and_exit_130(tmp_path: Path):
+    # A FIFO as the config file holds the command at a known point (reading
+    # it) until the test has sent SIGINT: no sleeping, no race.
+    fifo = tmp_path / "config.fifo"
+    os.mkfifo(fifo)
+    proc = subprocess.Popen([sys.executable, "-c", "from migrate.cli import main; "
+                             "raise SystemExit(main())", "--config", str(fifo), "status"],
+                            stderr=subprocess.PIPE, text=True)
+    with deadline(), open(fifo, "w"):
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate()
+    assert proc.returncode == 130
+    assert err.strip() == "mailmigrate: interrupted; run 'mailmigrate status' again to go on"
