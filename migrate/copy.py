@@ -209,6 +209,9 @@ class MailboxCopier:
                 f"Cyrus folder {mb.folder} was recreated since the last pass; the recorded "
                 "UIDs no longer hold", "check the folder in Cyrus, then run 'mailmigrate "
                 "copy --resync' to match its messages again by digest")
+        # Reconciling only above the highest recorded UID finds everything a dead run
+        # stored but did not record as long as ledger rows are committed in the order
+        # Cyrus assigned the UIDs (batch after batch, pipelined or not): keep it so.
         top = max((m.uid or 0 for m in recorded.values() if m.origin == "copy"), default=0)
         if changed or recreated:
             self.session.execute(delete(Message).where(Message.mailbox_id == mb.id))
