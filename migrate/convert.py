@@ -15,14 +15,15 @@ from pathlib import Path
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from converters.finding import Finding, InputError
 from converters.postfix import PostfixTranslation, translate
-from converters.procmail import convert_user
+from converters.procmail import SieveConversion, convert_user
 from converters.sendmail import SendmailSite, read_site
 from converters.sendmail.domains import reach
 from migrate.config import Config
 from migrate.inventory import folder_dir
 from migrate.sitefs import on_disk
-from migrate.tracker import FilterScript, FindingRow, User
+from migrate.tracker import Domain, FilterScript, FindingRow, User
 from migrate.tracker.findings import record_finding
 
 
@@ -50,6 +51,9 @@ def postfix_translation(cfg: Config, session: Session) -> tuple[SendmailSite, Po
 
 def run_convert(cfg: Config, session: Session) -> ConvertSummary:
     """Write maps and scripts; replace the stored scripts and convert-stage findings."""
+    if session.scalar(select(Domain).limit(1)) is None:
+        raise InputError(cfg.source, None, "nothing inventoried yet: run 'mailmigrate "
+                         "inventory' first")
     site, pf = postfix_translation(cfg, session)
     out = cfg.output_dir
     (out / "postfix").mkdir(parents=True, exist_ok=True)
@@ -66,11 +70,14 @@ def run_convert(cfg: Config, session: Session) -> ConvertSummary:
     reached = reach(site)
     for user in session.scalars(select(User).order_by(User.name)):
         home = on_disk(cfg.site_root, user.old_home)
-        conv = convert_user(user=user.name, home=home, old_home=user.old_home,
-                            maildir=folder_dir(home), local_procmail=site.local_procmail,
-                            mapping=cfg.mapping,
-                            addresses=user_addresses(user.name, users[user.name],
-                                                     reached.get(user.name, {})))
+        try:
+            conv = convert_user(user=user.name, home=home, old_home=user.old_home,
+                                maildir=folder_dir(home), local_procmail=site.local_procmail,
+                                mapping=cfg.mapping,
+                                addresses=user_addresses(user.name, users[user.name],
+                                                         reached.get(user.name, {})))
+        except InputError as exc:
+            conv = unusable_filters(exc, user.name)
         Path(out / "sieve" / f"{user.name}.sieve").write_text(conv.sieve)
         sha1 = hashlib.sha1(conv.sieve.encode()).hexdigest()
         row = user.script or FilterScript(user=user, sieve="", sha1="")
@@ -84,6 +91,21 @@ def run_convert(cfg: Config, session: Session) -> ConvertSummary:
             record_finding(session, "convert", user.domain.name, user.name, f)
             nfind += 1
     return ConvertSummary(len(users), total, translated, tuple(sorted(pf.files)), nfind)
+
+
+def unusable_filters(exc: InputError, user: str) -> SieveConversion:
+    """What a user gets whose filter files cannot be read at all: INBOX, and an error.
+
+    One user's binary or hopelessly broken rc file must not stop the whole
+    site's conversion; and a stale script from an earlier run must not stay
+    in force, so the replacement keeps every message where nothing is lost.
+    """
+    finding = Finding("error", exc.file, exc.line, "", f"filters not translated: {exc.message}",
+                      "write this user's Sieve script by hand; until then every message "
+                      "stays in INBOX", code="procmail-unusable", subject=user)
+    sieve = (f"# {exc}\n# Not translated: every message is kept in INBOX until the rules "
+             "are written by hand.\nkeep;\n")
+    return SieveConversion(sieve, (finding,), 1, 0, ())
 
 
 def user_addresses(user: str, home_domain: str, reached: dict[str, list[str]]) -> tuple[str, ...]:

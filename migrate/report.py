@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from converters.finding import NEEDS_PERSON
+from converters.finding import NEEDS_PERSON, InputError
 from migrate.errors import UnknownDomain
 from migrate.routing import RoutingTable
 from migrate.tracker import Domain, FindingRow, Message
@@ -34,6 +34,10 @@ def build_report(session: Session, domain: str | None = None) -> dict[str, Any]:
     domains = session.scalars(q).all()
     if domain and not domains:
         raise UnknownDomain(domain)
+    if not domains:
+        # An empty report would read as "nothing needs a person".
+        raise InputError("tracker", None, "nothing inventoried yet: run 'mailmigrate "
+                         "inventory' and 'mailmigrate convert' first")
     by_user: dict[str, list[FindingRow]] = defaultdict(list)
     site: list[FindingRow] = []
     for row in session.scalars(select(FindingRow).order_by(FindingRow.id)):
@@ -47,6 +51,7 @@ def build_report(session: Session, domain: str | None = None) -> dict[str, Any]:
                 "name": u.name,
                 "recipes": {"total": script.recipes_total if script else 0,
                             "translated": script.recipes_translated if script else 0},
+                "converted": script is not None,
                 "script_uploaded": bool(script and script.uploaded_sha1),
                 "mailboxes": [{"source": m.source, "folder": m.folder,
                                "source_messages": m.source_messages,
@@ -58,7 +63,8 @@ def build_report(session: Session, domain: str | None = None) -> dict[str, Any]:
                                "users": users})
     counted = [f for d in out["domains"] for u in d["users"] for f in u["findings"]]
     counted += out["site_findings"]
-    out["needs_person"] = sum(f["severity"] in NEEDS_PERSON for f in counted)
+    unconverted = [u for d in out["domains"] for u in d["users"] if not u["converted"]]
+    out["needs_person"] = sum(f["severity"] in NEEDS_PERSON for f in counted) + len(unconverted)
     return out
 
 
@@ -91,6 +97,8 @@ def render_report(rep: dict[str, Any]) -> str:
             lines.append(f"  user {u['name']}: {r['translated']}/{r['total']} procmail recipes "
                          f"translated, {len(u['mailboxes'])} mailbox(es) of "
                          f"{human_bytes(size)}, {counted}")
+            if not u["converted"]:
+                lines.append("    not converted yet: run 'mailmigrate convert'")
             order = {"error": 0, "warning": 1, "info": 2}
             for f in sorted(u["findings"], key=lambda f: order.get(f["severity"], 3)):
                 finding_lines(f, "    ")

@@ -15,6 +15,7 @@ from importlib import resources
 from pathlib import Path
 
 from lark import Lark, Token, Transformer, UnexpectedInput
+from lark.exceptions import VisitError
 
 from converters.finding import Finding, InputError
 
@@ -182,7 +183,15 @@ def parse_text(text: str, path: str, findings: list[Finding]) -> RcFile:
                 code="procmail-syntax", subject=f"{path}:{line}:{column}"))
             errors.append(line)
             lines[line - 1] = ""
-    items = _ToRecords(path).transform(tree)
+    try:
+        items = _ToRecords(path).transform(tree)
+    except (RecursionError, VisitError) as exc:
+        if not isinstance(getattr(exc, "orig_exc", exc), RecursionError):
+            raise
+        # The transformer recurses once per nested block; Python's stack ends
+        # a few hundred levels down.  No real filter nests that deep.
+        raise InputError(path, None, "blocks nested too deeply ({ inside { hundreds of "
+                         "levels down): not translated") from None
     if errors and not items and not parsed_ok_once:
         raise InputError(path, errors[0], "not a procmailrc: nothing in it parses")
     return RcFile(path, items, frozenset(errors), crlf)

@@ -8,6 +8,7 @@ about speed.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from converters.finding import Finding
+from converters.finding import NEEDS_PERSON, Finding
 from converters.folders import FolderMapping
 from converters.sendmail import mail_domains, read_site, resolve
 from migrate.cli import main
@@ -85,15 +86,27 @@ def test_alias_loop_is_a_loop_not_a_mailbox(tmp_path: Path):
     assert kinds == {"loop"}
 
 
+BIG_ALIAS = """
+import sys
+from pathlib import Path
+from converters.sendmail import mail_domains, read_site, resolve
+site = read_site(Path(sys.argv[1]))
+mail_domains(site)
+res = resolve(site, "big")
+print(sorted(res.mailboxes()), sum(d.kind == "unknown" for d in res.deliveries))
+"""
+
+
 def test_alias_with_half_a_million_members(tmp_path: Path):
+    # In a child process: the site's objects would otherwise stay in this
+    # process's peak RSS, which children forked later inherit (test_mbox_memory).
     members = ",".join(f"x{i}" for i in range(500_000))
     root = small_site(tmp_path, f"big: alice, {members}\n")
     with deadline(120):
-        site = read_site(root)
-        mail_domains(site)
-    res = resolve(site, "big")
-    assert res.mailboxes() == {"alice"}
-    assert sum(d.kind == "unknown" for d in res.deliveries) == 500_000
+        out = subprocess.run([sys.executable, "-c", BIG_ALIAS, str(root)], check=True,
+                             capture_output=True, text=True,
+                             cwd=Path(__file__).resolve().parents[2]).stdout
+    assert out.split() == ["['alice']", "500000"]
 
 
 # --- Mailbox discovery ------------------------------------------------------
@@ -211,3 +224,63 @@ def test_ctrl_c_is_one_line_and_exit_130(tmp_path: Path):
         _, err = proc.communicate()
     assert proc.returncode == 130
     assert err.strip() == "mailmigrate: interrupted; run 'mailmigrate status' again to go on"
+
+
+# --- procmail and the site-level convert / report ---------------------------
+
+
+def site_config(root: Path) -> Path:
+    """A config for ``root`` with the tracker and output beside it (no servers needed)."""
+    cfg = root.parent / "m.toml"
+    cfg.write_text(f'[site]\nroot = "{root}"\n[tracker]\ndb = "sqlite:///{root.parent}/t.db"\n'
+                   f'[output]\ndir = "{root.parent}/out"\n')
+    return cfg
+
+
+def test_blocks_nested_hundreds_deep_are_exit_2(tmp_path: Path, capsys):
+    rc = tmp_path / "deep.rc"
+    rc.write_text(":0\n* a\n{\n" * 500 + ":0\nx\n" + "}\n" * 500)
+    assert main(["convert", "procmail", str(rc)]) == 2
+    err = capsys.readouterr().err
+    assert f"{rc}: blocks nested too deeply" in err and "Traceback" not in err
+
+
+def test_one_unusable_procmailrc_does_not_stop_the_site(tmp_path: Path, capsys):
+    root = small_site(tmp_path / "site")
+    (root / "etc/mail/sendmail.mc").write_text(
+        "FEATURE(`use_cw_file')dnl\nFEATURE(`local_procmail')dnl\n")
+    (root / "home/alice/.procmailrc").write_bytes(b":0\n* ^Subject: a\0b\nspam\n")
+    (root / "home/bob/.procmailrc").write_text(":0:\n* ^Subject: chess\nchess\n")
+    cfg = site_config(root)
+    assert main(["--config", str(cfg), "inventory"]) == 0
+    assert main(["--config", str(cfg), "convert"]) == 0
+    out = tmp_path / "out/sieve"
+    assert (out / "alice.sieve").read_text().endswith("\nkeep;\n")
+    assert "Subject" in (out / "bob.sieve").read_text()
+    capsys.readouterr()
+    assert main(["--config", str(cfg), "--json", "report"]) == 3
+    rep = json.loads(capsys.readouterr().out)
+    users = {u["name"]: u for d in rep["domains"] for u in d["users"]}
+    assert [(f["code"], f["severity"], f["file"]) for f in users["alice"]["findings"]] == [
+        ("procmail-unusable", "error", "/home/alice/.procmailrc")]
+    assert "procmail-unusable" not in {f["code"] for f in users["bob"]["findings"]}
+
+
+def test_convert_and_report_before_inventory_are_refused(tmp_path: Path, capsys):
+    cfg = site_config(small_site(tmp_path / "site"))
+    assert main(["--config", str(cfg), "report"]) == 2
+    assert main(["--config", str(cfg), "convert"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("nothing inventoried yet: run 'mailmigrate inventory'") == 2
+
+
+def test_report_before_convert_needs_a_person(tmp_path: Path, capsys):
+    cfg = site_config(small_site(tmp_path / "site"))
+    assert main(["--config", str(cfg), "inventory"]) == 0
+    capsys.readouterr()
+    assert main(["--config", str(cfg), "report"]) == 3
+    assert capsys.readouterr().out.count("not converted yet: run 'mailmigrate convert'") == 2
+    assert main(["--config", str(cfg), "--json", "report"]) == 3
+    rep = json.loads(capsys.readouterr().out)
+    site = sum(f["severity"] in NEEDS_PERSON for f in rep["site_findings"])
+    assert rep["needs_person"] == site + 2
