@@ -49,13 +49,16 @@ def action_kind(r: Recipe) -> str:
     return "folder"
 
 
-def _recipes(items) -> list[Recipe]:
+def _recipes(items, skipped: set[int],
+             inside: bool = False) -> list[tuple[Recipe, bool]]:
+    """Every recipe with whether it was translated; all of an untranslated block is not."""
     out = []
     for item in items:
         if isinstance(item, Recipe):
-            out.append(item)
+            lost = inside or item.pos.line in skipped
+            out.append((item, not lost))
             if isinstance(item.action, Block):
-                out += _recipes(item.action.items)
+                out += _recipes(item.action.items, skipped, lost)
     return out
 
 
@@ -66,10 +69,10 @@ def per_kind(case: RcCase, result: FileResult, tally: Counter, done: Counter) ->
         findings: list = []
         rc = parse_file(home / ".procmailrc", findings, "/home/alice/.procmailrc")
     untranslated = {line for file, line in result.conversion.untranslated if file == rc.path}
-    for r in _recipes(rc.items):
+    for r, translated in _recipes(rc.items, untranslated):
         kind = action_kind(r)
         tally[kind] += 1
-        done[kind] += r.pos.line not in untranslated
+        done[kind] += translated
     return not any(f.code == "procmail-syntax" and f.severity == "error" for f in findings)
 
 
