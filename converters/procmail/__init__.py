@@ -101,7 +101,9 @@ def convert_procmailrc(path: Path, *, user: str | None = None, home: Path | None
     """Translate one rc file as procmail would run it (no .forward is read).
 
     ``home`` defaults to the file's directory and ``user`` to that directory's
-    name; ``forward`` and ``local_procmail`` are accepted for symmetry and ignored.
+    name; ``addresses`` are the user's mail addresses (named in the suggested
+    vacation of a reported autoreply); ``forward`` and ``local_procmail`` are
+    accepted for symmetry and ignored.
     """
     path = Path(path)
     home = Path(home) if home else path.parent
