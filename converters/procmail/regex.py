@@ -12,7 +12,7 @@ otherwise.  Anything else is reported, never approximated silently.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .sieve import quote, string_list
 
@@ -65,6 +65,9 @@ class Translated:
     caveat: str = ""
     capture: int | None = None
     decoded: bool = False
+    #: Set when ``test`` is only the nearest Sieve test: the rule is emitted
+    #: (so the user's filing keeps working) but reported and not counted as exact.
+    approx: str = ""
 
 
 #: Why a test of a header's text is never exact (see :func:`pattern_test`).
@@ -393,7 +396,8 @@ def pattern_test(rx: str, *, header: bool, body: bool, case_sensitive: bool) -> 
 
     A test of a header's text (not mere presence) is never exact, because
     Sieve compares decoded RFC 2047 words and procmail the raw bytes: such a
-    pattern comes back untranslated, with the nearest Sieve test in the reason.
+    pattern comes back with the nearest Sieve test and ``approx`` set, so the
+    rule keeps working for the user and is reported, not counted as exact.
     """
     comparator = ' :comparator "i;octet"' if case_sensitive else ""
     try:
@@ -403,26 +407,25 @@ def pattern_test(rx: str, *, header: bool, body: bool, case_sensitive: bool) -> 
             macro = _macro(rx, comparator)
             branches = [macro] if macro is not None else [
                 _header_branch(b, comparator) for b in split_branches(tokenize(rx))]
-            if any(b.decoded for b in branches):
-                shown = " or ".join(str(b.test) for b in branches)
-                return Translated(None, reason=f"{RFC2047_REASON}; the nearest Sieve test "
-                                               f"is '{shown}'")
+            decoded = any(b.decoded for b in branches)
             if macro is not None:
-                return macro
+                return replace(macro, approx=RFC2047_REASON) if decoded else macro
         elif body and not header:
             branches = [_body_branch(b, comparator) for b in split_branches(tokenize(rx))]
         else:
             raise Untranslatable("an HB pattern searches header and body as one text")
     except Untranslatable as exc:
         return Translated(None, reason=str(exc))
+    approx = RFC2047_REASON if header and not body and any(b.decoded for b in branches) else ""
     if len(branches) == 1:
-        return branches[0]
+        return replace(branches[0], approx=approx)
     if any(b.capture for b in branches):
         return Translated(None, reason="\\/ inside an alternation of several headers")
     return Translated(
         "anyof (" + ", ".join(str(b.test) for b in branches) + ")",
         set().union(*(b.requires for b in branches)),
         caveat="; ".join(b.caveat for b in branches if b.caveat),
+        approx=approx,
     )
 
 

@@ -206,13 +206,20 @@ class Translator:
                     if cav == "BODY-REGEX" else cav)
             self.finding(sev, rc.path, r.pos.line, r.text, text, code="procmail-pattern")
         reason = reason or conds.reason
+        approx = bool(conds.approx) and not reason and conds.static is not False
+        if approx:
+            self.finding("warning", rc.path, r.pos.line, self._recipe_text(r),
+                         f"{conds.approx[0]}; the rule is in the script with Sieve's test on "
+                         "the decoded text, the nearest equivalent",
+                         "confirm the rule (it differs only for headers with encoded words)",
+                         "procmail-approximate")
         if conds.capture is not None and not reason:
             self.env["MATCH"] = "${MATCH}"
         plan = Plan()
         if not reason and not isinstance(r.action, Block):
             plan = plan_action(r.action.text, flags, self.env, self.site)
         if reason:
-            self.finding("warning", rc.path, r.pos.line, self._recipe_text(r), reason,
+            self.finding("warning", rc.path, r.pos.line, self._recipe_text(r, True), reason,
                          "translate this rule by hand", "procmail-untranslated")
             self.out.untranslated.append((rc.path, r.pos.line))
             self._disabled(r, depth, stateful)
@@ -228,7 +235,7 @@ class Translator:
         for note in plan.notes:
             self.finding(note.severity, rc.path, r.pos.line, self._recipe_text(r),
                          note.reason, note.suggestion, note.code)
-        if plan.translated:
+        if plan.translated and not approx:
             self.out.translated += 1
         else:
             self.out.untranslated.append((rc.path, r.pos.line))
@@ -370,10 +377,21 @@ class Translator:
             return f"line {bad[0]} inside this recipe could not be parsed"
         return ""
 
-    @staticmethod
-    def _recipe_text(r: Recipe) -> str:
+    @classmethod
+    def _recipe_text(cls, r: Recipe, whole: bool = False) -> str:
+        """The recipe as the report shows it; ``whole`` spells out a block's contents.
+
+        An untranslated block takes everything inside it along, so its finding
+        shows all of it (the nested recipes get no findings of their own).
+        """
         lines = [r.text] + ["* " + c.text for c in r.conditions]
-        if isinstance(r.action, Block):
+        if isinstance(r.action, Block) and whole:
+            lines.append("{")
+            for item in r.action.items:
+                text = cls._recipe_text(item, True) if isinstance(item, Recipe) else item.text
+                lines += ["  " + ln for ln in text.strip().splitlines()]
+            lines.append("}")
+        elif isinstance(r.action, Block):
             lines.append("{ ... }")
         else:
             lines.append(r.action.text)
