@@ -25,7 +25,7 @@ CORPUS = Path(__file__).resolve().parents[1] / "tests/data/corpus/procmailrc"
 #: Finding codes that mean "this recipe was not carried over" (one per such recipe).
 UNTRANSLATED = {"procmail-untranslated", "procmail-folder-outside", "procmail-filter",
                 "procmail-pipe", "procmail-duplicate", "procmail-dynamic",
-                "procmail-forward"}
+                "procmail-forward", "procmail-vacation", "procmail-approximate"}
 
 
 def _reason_key(reason: str) -> str:
