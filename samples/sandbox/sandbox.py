@@ -279,16 +279,21 @@ def listener_of(port: int) -> str:
                 inodes.add(f"socket:[{fields[9]}]")
     if not inodes:
         return ""
+    holders: dict[int, tuple[int, str]] = {}  # pid -> (parent pid, command)
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
         try:
-            for fd in (proc / "fd").iterdir():
-                if os.readlink(fd) in inodes:
-                    comm = (proc / "comm").read_text().strip()
-                    return f"pid {proc.name} ({comm})"
-        except OSError:
+            if any(os.readlink(fd) in inodes for fd in (proc / "fd").iterdir()):
+                ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                holders[int(proc.name)] = (ppid, (proc / "comm").read_text().strip())
+        except (OSError, ValueError, IndexError):
             continue
+    # Children of a server (Cyrus's imapd under master) inherit its socket:
+    # name the process that owns it, the one whose parent does not hold it.
+    for pid, (ppid, comm) in sorted(holders.items()):
+        if ppid not in holders:
+            return f"pid {pid} ({comm})"
     return ""
 
 
