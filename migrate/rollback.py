@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from converters.finding import Finding
+from converters.mbox.maildir import deliver_maildir
 from converters.mbox.writer import append_message
 from migrate.config import Config
 from migrate.cutover import ORDER, ROLLED_BACK, StepResult, flush_queue, journal, reroute
@@ -90,10 +91,14 @@ def return_new_mail(cfg: Config, session: Session, drow: Domain) -> int:
                         when = when.replace(tzinfo=UTC)
                     headers = BytesHeaderParser().parsebytes(raw)
                     sender = parseaddr(headers.get("Return-Path", ""))[1]
-                    offset = append_message(path, raw, sender=sender or "MAILER-DAEMON",
-                                            date=when)
-                    session.add(Message(mailbox_id=dest.id, offset=offset,
-                                        length=path.stat().st_size - offset,
+                    if path.is_dir():
+                        offset = deliver_maildir(path, raw, when)
+                        length = len(raw)
+                    else:
+                        offset = append_message(path, raw, sender=sender or "MAILER-DAEMON",
+                                                date=when)
+                        length = path.stat().st_size - offset
+                    session.add(Message(mailbox_id=dest.id, offset=offset, length=length,
                                         sha1=hashlib.sha1(raw).hexdigest(),
                                         uidvalidity=uidvalidity, uid=uid, origin="rollback"))
                     session.commit()

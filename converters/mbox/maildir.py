@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -95,6 +96,24 @@ def read_maildir(folder: Path, *, display_name: str | None = None) -> Iterator[M
             sha1=hashlib.sha1(built.data).hexdigest(),
             flags=tuple(dict.fromkeys(list(built.flags) + flags)),
             internaldate=_delivered(unique, path), findings=tuple(findings))
+
+
+def deliver_maildir(folder: Path, data: bytes, when: datetime) -> int:
+    """Deliver one message into a maildir as a local delivery agent would; return its key.
+
+    The file is written under ``tmp/``, synced, then renamed into ``new/``
+    (the maildir protocol), with LF line ends as the old MUAs expect.  The
+    key is the ledger key ``read_maildir`` will give the same file.
+    """
+    unique = f"{int(when.timestamp())}.M{time.time_ns() % 10**9}P{os.getpid()}.mailmigrate"
+    (folder / "tmp").mkdir(exist_ok=True)
+    tmp = folder / "tmp" / unique
+    with open(tmp, "xb") as fh:
+        fh.write(data.replace(b"\r\n", b"\n"))
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.rename(tmp, folder / "new" / unique)
+    return message_key(unique)
 
 
 def maildir_size(folder: Path) -> int:

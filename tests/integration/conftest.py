@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import smtplib
 import subprocess
@@ -72,11 +73,12 @@ class Site:
         client.plain_login(cy["admin"], pw, authorization_identity=user)
         return client
 
-    def send(self, to: str, subject: str, headers: dict[str, str] | None = None) -> str:
+    def send(self, to: str, subject: str, headers: dict[str, str] | None = None,
+             sender: str = "Tester <tester@test.example.com>") -> str:
         """Send a message to Postfix by SMTP; return its Message-ID."""
         msg = EmailMessage()
-        msgid = f"<{subject.replace(' ', '-')}-{time.time_ns()}@test.example.com>"
-        msg["From"] = "Tester <tester@test.example.com>"
+        msgid = f"<{re.sub(r'[^A-Za-z0-9]+', '-', subject)}-{time.time_ns()}@test.example.com>"
+        msg["From"] = sender
         msg["To"] = to
         msg["Subject"] = subject
         msg["Message-ID"] = msgid

@@ -28,9 +28,9 @@ DOMAIN = "example.org"
 
 
 def spool_ids(path: Path) -> list[str]:
-    """Message-IDs of the messages in an mbox, in order (read with our reader)."""
+    """Message-IDs of the messages in an mbox or maildir, in order (read with our reader)."""
     out = []
-    for msg in read_mbox(path):
+    for msg in read_folder(path):
         m = re.search(rb"^Message-ID:\s*(<[^>]*>)", msg.data, re.I | re.M)
         out.append(m.group(1).decode() if m else "")
     return out
@@ -185,12 +185,17 @@ def _in_cyrus(site: Site, user: str, msgid: str) -> str | None:
 def test_rollback_returns_mail_delivered_after_the_switch(sample_site: Site):
     msgid = sample_site.send(f"grace@{DOMAIN}", "after switch")
     assert wait_for(lambda: _in_cyrus(sample_site, "grace", msgid)) == "INBOX"
+    # alice's filter puts cron mail in a folder that was a maildir on the old host
+    cron = sample_site.send(f"alice@{DOMAIN}", "Cron <root@mx> nightly backup",
+                            sender="Cron Daemon <root@mx.example.org>")
+    assert wait_for(lambda: _in_cyrus(sample_site, "alice", cron)) == "INBOX/cron"
     spool = sample_site.site / "var/mail/grace"
     assert msgid not in spool_ids(spool)
 
     run = sample_site.mm("rollback", DOMAIN, "--json")
     assert run.rc == 0, run.out + run.err
     assert spool_ids(spool).count(msgid) == 1
+    assert spool_ids(sample_site.site / "home/alice/mail/cron").count(cron) == 1
     status = {r["domain"]: r for r in sample_site.mm("status", "--json").json()}
     assert status[DOMAIN]["state"] == "rolled_back"
     assert status[DOMAIN]["transport"] == sample_site.servers["postfix"]["old_transport"]

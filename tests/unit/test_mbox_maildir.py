@@ -49,3 +49,16 @@ def test_key_survives_flag_change_and_move(tmp_path: Path):
     assert before == after
     assert message_key("1705714202.4034_0.host") in after
     assert all(0 <= k < 2**63 for k in after)
+
+
+def test_delivery_is_read_back_with_the_same_key(tmp_path: Path):
+    from converters.mbox.maildir import deliver_maildir
+
+    box = make_maildir(tmp_path)
+    when = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+    key = deliver_maildir(box, b"Subject: back\r\n\r\nreturned\r\n", when)
+    back = [m for m in read_folder(box) if m.offset == key]
+    assert len(back) == 1
+    assert back[0].data == b"Subject: back\r\n\r\nreturned\r\n"
+    assert back[0].internaldate == when and back[0].flags == ()
+    assert not list((box / "tmp").iterdir())
