@@ -227,6 +227,7 @@ class SendmailOracle:
         assert work is not None
         sendmail = str(SENDMAIL_ROOT / BIN / "sendmail")
         script = (
+            "set -e\n"
             "mkdir -p /etc/mail\n"
             f"mount --bind {work}/etc-mail /etc/mail\n"
             f"mount --bind {work}/passwd /etc/passwd\n"
@@ -234,6 +235,7 @@ class SendmailOracle:
             f"mount --bind {work}/nsswitch.conf /etc/nsswitch.conf\n"
             f"mount --bind {work}/hosts /etc/hosts\n"
             f"hostname {self.hostname}\n"
+            "set +e\n"
         )
         cmd = f'{sendmail} -C {work}/sendmail.cf "$@"'
         if addresses:
@@ -253,4 +255,9 @@ class SendmailOracle:
         for chunk in proc.stdout.split(_SEP)[1:]:
             address, _, output = chunk.partition("\n")
             out[address] = parse_bv(output)
+        if set(out) != set(addresses):
+            # sendmail never ran (e.g. the namespaces could not be made): an
+            # operational failure, not a list of differences.
+            raise OSError(f"sendmail -bv did not run (exit {proc.returncode}): "
+                          f"{proc.stderr.strip() or 'no output'}")
         return out
