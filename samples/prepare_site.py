@@ -54,12 +54,15 @@ def prepare(dest: Path, site: Path, sandbox: Path) -> Path:
         if path.is_file():
             os.chown(path, -1, mail_gid)
             path.chmod(0o660)
-    servers = (sandbox / "servers.toml").read_text()
     config = dest / "mailmigrate.toml"
-    config.write_text(
-        '[site]\nroot = "site"\n\n[tracker]\ndb = "sqlite:///tracker.sqlite"\n\n'
-        '[output]\ndir = "out"\n\n' + servers)
+    config.write_text(config_text((sandbox / "servers.toml").read_text()))
     return config
+
+
+def config_text(servers: str) -> str:
+    """A config for a site copied to ``site/`` beside it, with the sandbox's server sections."""
+    return ('[site]\nroot = "site"\n\n[tracker]\ndb = "sqlite:///tracker.sqlite"\n\n'
+            '[output]\ndir = "out"\n\n' + servers)
 
 
 def reset_cyrus(sandbox: Path, users: list[str]) -> list[str]:

@@ -26,11 +26,9 @@ from pathlib import Path
 
 import pytest
 from imapclient import IMAPClient
+from prepare_site import mail_users, prepare, reset_cyrus  # samples/: pytest pythonpath
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "samples"))
-
-from prepare_site import mail_users, prepare, reset_cyrus  # noqa: E402
 
 SANDBOX_DIR = Path(os.environ.get("MAILMIGRATE_SANDBOX") or "/var/tmp/mailmigrate-sandbox")
 

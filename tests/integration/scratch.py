@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from imapclient import IMAPClient
+from prepare_site import config_text
 
 from converters.mbox import read_folder
 from tests.integration.conftest import REPO, SANDBOX_DIR, Run
@@ -67,8 +68,7 @@ class ScratchSite:
         text = (SANDBOX_DIR / "servers.toml").read_text()
         for key, value in cyrus.items():
             text = text.replace("[cyrus]\n", f"[cyrus]\n{key} = {value!r}\n".replace("'", '"'))
-        self.config.write_text('[site]\nroot = "site"\n\n[tracker]\ndb = "sqlite:///tracker.sqlite"'
-                               '\n\n[output]\ndir = "out"\n\n' + text)
+        self.config.write_text(config_text(text))
 
     def add_user(self, name: str) -> Path:
         """Add a passwd entry; return the (old) home directory on disk."""
