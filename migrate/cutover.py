@@ -27,6 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from checks.delivery_probe import probe
+from converters.finding import InputError
 from migrate.config import Config
 from migrate.convert import postfix_translation
 from migrate.copy import copy_domain
@@ -85,21 +86,31 @@ def flush_queue(cfg: Config) -> None:
 def publish(cfg: Config, session: Session, drow: Domain) -> str:
     """Publish the domain's address rows, routed to the old host, to Postfix.
 
-    Domains that Postfix does not know yet are published too (routed to the
-    old host), so the rest of the site keeps flowing; domains already
-    published are left as they are.
+    Mailbox domains that Postfix does not know yet are published too (routed
+    to the old host), so the rest of the site keeps flowing; mailbox domains
+    already published are left as they are (their transport may be mid-cutover).
+    Alias domains (no user's home domain, see routing.py) have no cutover of
+    their own, so each publication brings them up to date; they come last, so
+    no alias is accepted while the domain it forwards to is not routed yet.
     """
     _, pf = postfix_translation(cfg, session)
     table = RoutingTable(cfg.postfix.routing_db)
-    published = 0
-    for d in session.scalars(select(Domain)):
+    domains = sorted(session.scalars(select(Domain).order_by(Domain.id)),
+                     key=lambda d: not d.users)
+    mailbox = alias = 0
+    for d in domains:
+        if not d.users:
+            table.publish_alias_domain(d.name, pf.virtual_alias)
+            alias += 1
+            continue
         if d.id != drow.id and table.transport(d.name) is not None:
             continue
         spools = [(f"{u.name}@{d.name}", str(on_disk(cfg.site_root, f"/var/mail/{u.name}")))
                   for u in d.users]
         table.publish_domain(d.name, cfg.postfix.old_transport, pf.virtual_alias, spools)
-        published += 1
-    return f"{published} domain(s) published to {cfg.postfix.routing_db}"
+        mailbox += 1
+    return (f"{mailbox} mailbox domain(s) and {alias} alias domain(s) published to "
+            f"{cfg.postfix.routing_db}")
 
 
 def _prestage(cfg: Config, session: Session, drow: Domain, progress: bool) -> str:
@@ -193,6 +204,13 @@ def cutover(cfg: Config, session: Session, domain: str, to: str = "verified",
     drow = session.scalar(select(Domain).where(Domain.name == domain))
     if drow is None:
         raise UnknownDomain(domain)
+    if not drow.users:
+        # Nothing of its own to copy, hold or switch: its addresses follow the
+        # domains they forward to, and every publish() brings its rows up to date.
+        raise InputError(cfg.source, None, f"{domain} is an alias domain (no user's home "
+                         "domain): it is published whenever a domain is prestaged and its "
+                         "addresses follow the domains they forward to; nothing to cut over "
+                         "(give it users in [home_domains] to cut it over)")
     if to not in ORDER[1:]:
         raise ValueError(f"unknown stage {to!r}; stages: {', '.join(ORDER[1:])}")
     done: list[StepResult] = []

@@ -126,6 +126,7 @@ def build_status(session: Session, routing_db: str) -> list[dict[str, Any]]:
             "source_messages": sum(m.source_messages for m in boxes),
             "copied_messages": copied,
             "transport": table.transport(d.name),
+            "alias_domain": table.is_alias_domain(d.name),
             "last_transition": None if last is None else {
                 "at": last.at.isoformat(), "from": last.from_state, "to": last.to_state,
                 "result": last.result, "actor": last.actor, "detail": last.detail},
@@ -137,9 +138,13 @@ def render_status(rows: list[dict[str, Any]]) -> str:
     """One block per domain."""
     lines = []
     for r in rows:
-        lines.append(f"{r['domain']:<24} {r['state']:<12} users {r['users']}, mailboxes "
-                     f"{r['mailboxes']}, messages {r['copied_messages']}/{r['source_messages']} "
-                     f"copied, transport {r['transport'] or '-'}")
+        if r["alias_domain"]:
+            what = "alias domain: its addresses follow the domains they forward to"
+        else:
+            what = (f"users {r['users']}, mailboxes {r['mailboxes']}, messages "
+                    f"{r['copied_messages']}/{r['source_messages']} copied, "
+                    f"transport {r['transport'] or '-'}")
+        lines.append(f"{r['domain']:<24} {r['state']:<12} {what}")
         t = r["last_transition"]
         if t:
             lines.append(f"{'':<24} last: {t['at'][:19]} {t['from']} -> {t['to']} "

@@ -91,6 +91,7 @@ CREATE TABLE IF NOT EXISTS domains(domain TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS transport(domain TEXT PRIMARY KEY, transport TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS virtual_alias(address TEXT PRIMARY KEY, target TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS old_mailbox(address TEXT PRIMARY KEY, path TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS virtual_alias_domains(domain TEXT PRIMARY KEY);
 """
 
 # One sqlite: lookup file per Postfix map; %s is the lookup key.
@@ -98,6 +99,7 @@ SQLITE_MAPS = {
     "relay_domains.cf": "SELECT domain FROM domains WHERE domain = '%s'",
     "transport.cf": "SELECT transport FROM transport WHERE domain = '%s'",
     "virtual_alias.cf": "SELECT target FROM virtual_alias WHERE address = '%s'",
+    "virtual_alias_domains.cf": "SELECT domain FROM virtual_alias_domains WHERE domain = '%s'",
     # virtual(8) prefixes virtual_mailbox_base ("/") itself.
     "old_mailbox.cf": "SELECT ltrim(path, '/') FROM old_mailbox WHERE address = '%s'",
 }
@@ -331,15 +333,17 @@ def run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess:
     return proc
 
 
-def write_if_changed(path: Path, text: str, mode: int = 0o644) -> None:
-    """Write a file only when its content differs, so re-runs touch nothing."""
+def write_if_changed(path: Path, text: str, mode: int = 0o644) -> bool:
+    """Write a file only when its content differs, so re-runs touch nothing; True if written."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists() or path.read_text() != text:
+    changed = not path.exists() or path.read_text() != text
+    if changed:
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_text(text)
         tmp.chmod(mode)
         tmp.replace(path)
     path.chmod(mode)
+    return changed
 
 
 def make_dir(path: Path, owner: str = "root", group: str = "root", mode: int = 0o755) -> None:
@@ -554,6 +558,7 @@ recipient_delimiter = +
 relay_domains = sqlite:{maps}/relay_domains.cf
 transport_maps = sqlite:{maps}/transport.cf
 virtual_alias_maps = sqlite:{maps}/virtual_alias.cf
+virtual_alias_domains = sqlite:{maps}/virtual_alias_domains.cf
 relay_transport = error:5.3.5 no transport row for this domain
 default_transport = error:5.7.1 the sandbox delivers nowhere else
 smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
@@ -627,18 +632,39 @@ def prepare_routing(lay: Layout) -> None:
     lay.routing.chmod(0o644)
 
 
+def write_postfix_config(lay: Layout) -> bool:
+    """Write the routing database, the map files and main.cf/master.cf; True if any changed.
+
+    In that order: a map in main.cf whose table or file is missing would make
+    every lookup fail (mail deferred) until the rest is written.
+    """
+    prepare_routing(lay)
+    changed = False
+    for name, query in SQLITE_MAPS.items():
+        changed |= write_if_changed(lay.postfix / name, sqlite_map(lay, query))
+    changed |= write_if_changed(lay.postfix / "master.cf", master_cf(lay))
+    changed |= write_if_changed(lay.postfix / "main.cf", main_cf(lay))
+    return changed
+
+
 def prepare_postfix(lay: Layout) -> None:
     """Write Postfix's config, queue and data directories, and the routing database."""
     make_dir(lay.postfix)
     make_dir(lay.postfix_queue)
     make_dir(lay.postfix_data, "postfix", "postfix", 0o700)
     make_dir(lay.log)
-    write_if_changed(lay.postfix / "main.cf", main_cf(lay))
-    write_if_changed(lay.postfix / "master.cf", master_cf(lay))
-    for name, query in SQLITE_MAPS.items():
-        write_if_changed(lay.postfix / name, sqlite_map(lay, query))
-    prepare_routing(lay)
+    write_postfix_config(lay)
     run([str(POSTFIX), "-c", str(lay.postfix), "set-permissions", "create-missing"])
+
+
+def update_postfix(lay: Layout) -> None:
+    """Give a running Postfix the maps a newer sandbox.py defines (rows are kept).
+
+    ``postfix reload`` makes the daemons re-read main.cf as they finish their
+    work: nothing queued or in flight is lost.
+    """
+    if write_postfix_config(lay):
+        run([str(POSTFIX), "-c", str(lay.postfix), "reload"])
 
 
 def postfix_running(lay: Layout) -> bool:
@@ -716,6 +742,8 @@ def cmd_start(lay: Layout) -> int:
     postfix_up = postfix_running(lay)
     if pid is not None:
         add_missing_services(lay, pid)
+    if postfix_up:
+        update_postfix(lay)
     if cyrus_up and postfix_up:
         write_if_changed(lay.servers_toml, servers_toml(lay))
         print(f"sandbox already running in {lay.root}")
