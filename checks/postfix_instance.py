@@ -54,6 +54,7 @@ SQLITE_QUERIES = {
     "relay_domains": "SELECT domain FROM domains WHERE domain = '%s'",
     "transport": "SELECT transport FROM transport WHERE domain = '%s'",
     "virtual_alias": "SELECT target FROM virtual_alias WHERE address = '%s'",
+    "virtual_alias_domains": "SELECT domain FROM virtual_alias_domains WHERE domain = '%s'",
 }
 MASTER_CF = """\
 127.0.0.1:{port} inet n - n - - smtpd
@@ -197,8 +198,7 @@ class PostfixInstance:
             f"transport_maps = {transport}sqlite:{etc}/transport.cf,"
             f" hash:{etc}/report_transport",
             f"virtual_alias_maps = sqlite:{etc}/virtual_alias.cf, pcre:{etc}/virtual.pcre",
-            "virtual_alias_domains = " + ", ".join(
-                d for d, kind in self.domains.items() if kind != "mailbox"))
+            f"virtual_alias_domains = sqlite:{etc}/virtual_alias_domains.cf")
         for name in (*HASH_TABLES, "report_transport"):
             self._run(["postmap", "-c", str(etc), f"hash:{etc / name}"])
         self._run(["postalias", "-c", str(etc), f"hash:{etc / 'aliases'}"])
