@@ -156,7 +156,7 @@ def cmd_verify(ctx: Ctx) -> int:
     """Compare each copied mailbox with its Cyrus folder by count and SHA-1 (exit 3: differ)."""
     from migrate.verify import render, verify_domain
 
-    rows = verify_domain(ctx.cfg, ctx.args.domain)
+    rows = verify_domain(ctx.cfg, ctx.args.domain, reread=ctx.args.reread)
     ctx.emit({"folders": [r.__dict__ | {"differs": r.differs} for r in rows]}, render(rows))
     return EXIT_PERSON if any(r.differs for r in rows) else EXIT_OK
 
@@ -268,6 +268,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--resync", action="store_true",
         help="go on where an old mbox was rewritten or a Cyrus folder recreated: rebuild "
              "that mailbox's ledger by digest and append what is missing (deletes nothing)")
+    sub.choices["verify"].add_argument(
+        "--reread", action="store_true",
+        help="read every old mailbox again, even those unchanged since a complete copy pass "
+             "(whose recorded SHA-1s are otherwise compared with Cyrus's)")
     p = verb("cutover", cmd_cutover)
     p.add_argument("domain")
     p.add_argument("--to", default="verified",

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientError
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 from tqdm import tqdm
@@ -44,10 +45,18 @@ from converters.finding import Finding
 from converters.mbox import MboxMessage, folder_keywords, folder_size, read_folder
 from migrate.config import Config
 from migrate.errors import UnknownDomain
-from migrate.imap import AppendRefused, Outgoing, append_batch, connect, ensure_folder
-from migrate.prefetch import prefetch
+from migrate.imap import (
+    AppendRefused,
+    Outgoing,
+    already_exists,
+    connect,
+    digests,
+    ensure_folder,
+    start_append,
+)
+from migrate.prefetch import Prefetch
 from migrate.sitefs import on_disk
-from migrate.source_check import source_change
+from migrate.source_check import file_stamp, source_change
 from migrate.subscriptions import subscribe_listed
 from migrate.tracker import Domain, Mailbox, Message, User, open_tracker
 from migrate.tracker.findings import record_finding
@@ -101,13 +110,10 @@ def _server_extras(client: IMAPClient, above: int,
                    known: set[int]) -> dict[str, list[int]]:
     """SHA-1 -> UIDs (ascending) of the selected folder's messages with UID > ``above``
     that the ledger does not already hold (``known``)."""
-    uids = [u for u in client.search(["UID", f"{above + 1}:*"]) if u > above and u not in known]
     extras: dict[str, list[int]] = defaultdict(list)
-    if uids:
-        for uid, data in sorted(client.fetch(uids, ["DIGEST.SHA1"]).items()):
-            digest = data.get(b"DIGEST.SHA1")
-            if digest:
-                extras[digest.decode("ascii").lower()].append(uid)
+    for uid, digest in sorted(digests(client, f"{above + 1}:*").items()):
+        if uid > above and uid not in known:  # "N:*" includes the highest UID even if < N
+            extras[digest].append(uid)
     return extras
 
 
@@ -140,6 +146,21 @@ def _define_keywords(client: IMAPClient, folder: str, words: tuple[str, ...]) ->
     return []
 
 
+@dataclass
+class FolderRead:
+    """A mailbox being read ahead, and its stamp taken before its first byte was read."""
+
+    stamp: str | None
+    messages: Prefetch[MboxMessage]
+
+
+def read_ahead(cfg: Config, path: Path, source: str) -> FolderRead:
+    """Start reading a mailbox in a thread, up to one batch's bytes ahead of the sender."""
+    stamp = file_stamp(path)
+    return FolderRead(stamp, Prefetch(read_folder(path, display_name=source),
+                                      lambda m: len(m.data), cfg.cyrus.batch_bytes))
+
+
 class MailboxCopier:
     """Copies one mbox file into one folder over an already logged-in connection."""
 
@@ -158,6 +179,8 @@ class MailboxCopier:
         self.done_in_batch = 0  # messages of the current batch stored or refused so far
         self.stopped = False
         self.rows: list[dict] = []  # ledger rows not yet written: one INSERT per batch
+        # UID -> (SHA-1 sent, line, From_ line, UIDVALIDITY) of this pass, for _check_stored
+        self.stored: dict[int, tuple[str, int, bytes, int | None]] = {}
 
     def _finding(self, f: Finding) -> None:
         self.result.findings.append(f)
@@ -178,13 +201,26 @@ class MailboxCopier:
             self.rows = []
         self.session.commit()
 
-    def run(self) -> MailboxResult:
-        """One pass: check the source, reconcile with the server, append what is missing."""
+    def run(self, ahead: FolderRead | None = None) -> MailboxResult:
+        """One pass: check the source, reconcile with the server, append what is missing,
+        check what Cyrus stored.
+
+        ``ahead`` is this mailbox's reader if it was started before (see
+        ``read_ahead``); it is closed whatever happens.
+        """
         mb = self.mailbox
         path = on_disk(self.cfg.site_root, mb.source)
         if not path.exists():
+            if ahead is not None:
+                ahead.messages.close()
             return self._refuse("CP001", "", "source mailbox has vanished",
                                 "check the old server; nothing was changed in Cyrus")
+        reading = ahead or read_ahead(self.cfg, path, mb.source)
+        with reading.messages:
+            return self._run(path, reading)
+
+    def _run(self, path: Path, reading: FolderRead) -> MailboxResult:
+        mb = self.mailbox
         recorded = {
             m.offset: m for m in self.session.scalars(
                 select(Message).where(Message.mailbox_id == mb.id))
@@ -225,9 +261,7 @@ class MailboxCopier:
         mb.uidvalidity = uidvalidity
         known = {m.uid for m in recorded.values() if m.uid and m.uidvalidity == uidvalidity}
         extras = _server_extras(self.client, top, known)
-        ahead = prefetch(read_folder(path, display_name=mb.source), lambda m: len(m.data),
-                         self.cfg.cyrus.batch_bytes)
-        for msg in ahead:
+        for msg in reading.messages:
             self.result.source_messages += 1
             self.advance(msg.length)
             if msg.offset in recorded:
@@ -249,10 +283,14 @@ class MailboxCopier:
                     or self.batch_bytes >= self.cfg.cyrus.batch_bytes):
                 self._flush()
         self._flush()
+        self._commit()
+        self._check_stored()
         if not path.is_dir() and not self.stopped:
             self._carry_keywords(path)
         mb.source_messages = self.result.source_messages
         mb.scanned_to = size
+        whole = self.result.complete and not self.stopped
+        mb.source_stamp = reading.stamp if whole and file_stamp(path) == reading.stamp else None
         self._commit()
         mb.copied_messages = self.session.query(Message).filter_by(mailbox_id=mb.id).count()
         self.session.commit()
@@ -274,24 +312,65 @@ class MailboxCopier:
         self.rows.append({"mailbox_id": self.mailbox.id, "offset": msg.offset,
                           "length": msg.length, "sha1": msg.sha1,
                           "uidvalidity": uidvalidity, "uid": uid})
+        if uid is not None:  # not the message: its bytes must not stay in memory
+            self.stored[uid] = (msg.sha1, msg.line, msg.from_line, uidvalidity)
+
+    def _check_stored(self) -> None:
+        """Compare what Cyrus holds under each UID of this pass with the SHA-1 sent.
+
+        One ``UID FETCH DIGEST.SHA1`` per folder (Cyrus answers from its
+        index): the copy's own proof that every message arrived whole; a
+        difference (Cyrus altered the bytes, or the UID is gone) is a finding
+        and ``verify`` lists it too.
+        """
+        if not self.stored:
+            return
+        self.client.select_folder(self.mailbox.folder, readonly=True)
+        found = digests(self.client, self.stored)
+        for uid, (sha1, line, from_line, uidvalidity) in sorted(self.stored.items()):
+            got = found.get(uid)
+            if got == sha1:
+                continue
+            what = (f"UID {uid} holds SHA-1 {got}" if got else f"UID {uid} is not there")
+            self._finding(Finding(
+                "error", self.mailbox.source, line, from_line.decode("latin-1"),
+                f"Cyrus does not hold the message as sent (SHA-1 {sha1}): {what} in "
+                f"{self.mailbox.folder} (UIDVALIDITY {uidvalidity})",
+                "compare the two copies; 'mailmigrate verify' lists the folder's differences",
+                code="CP010", subject=self.mailbox.folder))
+        self.stored.clear()
 
     def _flush(self) -> None:
+        """Send the batch, write the previous batch's ledger rows while Cyrus stores
+        this one, then wait for its answer.
+
+        Rows are still committed in the order Cyrus assigned the UIDs (the
+        previous batch's before this one's), which reconciliation relies on.
+        """
         if self.batch:
             try:
-                self._append(self.batch)
+                waiting = start_append(self.client, self.mailbox.folder,
+                                       [Outgoing(m.data, m.flags, m.internaldate)
+                                        for m in self.batch])
+                self._commit()
+                self._append(self.batch, waiting)
             except FolderStopped as exc:
                 self.stopped = True
                 self.result.failed += len(self.batch) - self.done_in_batch
                 self._finding(exc.finding)
-            self._commit()
+                self._commit()
         self.batch, self.batch_bytes = [], 0
         self.done_in_batch = 0
 
-    def _append(self, msgs: list[MboxMessage]) -> None:
-        """Append; on a message refusal split the batch until the bad message is alone."""
-        out = [Outgoing(m.data, m.flags, m.internaldate) for m in msgs]
+    def _append(self, msgs: list[MboxMessage],
+                sent: Callable[[], tuple[int | None, list[int]]] | None = None) -> None:
+        """Append (or wait for ``sent``, the answer to ``msgs`` already sent); on a
+        message refusal split the batch until the bad message is alone."""
         try:
-            uidvalidity, uids = append_batch(self.client, self.mailbox.folder, out)
+            if sent is None:
+                sent = start_append(self.client, self.mailbox.folder,
+                                     [Outgoing(m.data, m.flags, m.internaldate) for m in msgs])
+            uidvalidity, uids = sent()
         except AppendRefused as exc:
             if not _alive(self.client):
                 raise ConnectionError(f"connection lost during APPEND to "
@@ -453,12 +532,19 @@ def _copy_user(cfg: Config, domain: str, user_id: int, advance: Callable[[int], 
                     time.sleep(0.5 * 2 ** n)
             raise AssertionError("unreachable")
 
+        mine = [mb for mb in user.mailboxes if share is None or mb.id in share.mailboxes]
+        # the next mailbox is read while this one's last batches are with Cyrus; a reader
+        # is used by the first attempt at its mailbox only (a retry reads afresh)
+        started: dict[int, FolderRead] = {}
         try:
-            for mb in user.mailboxes:
-                if share is not None and mb.id not in share.mailboxes:
-                    continue
+            for i, mb in enumerate(mine):
+                if i + 1 < len(mine):
+                    nxt = mine[i + 1]
+                    path = on_disk(cfg.site_root, nxt.source)
+                    if path.exists():
+                        started[nxt.id] = read_ahead(cfg, path, nxt.source)
                 res, n, exc = attempt(lambda c, mb=mb: MailboxCopier(
-                    cfg, session, c, domain, mb, advance, resync).run())
+                    cfg, session, c, domain, mb, advance, resync).run(started.pop(mb.id, None)))
                 if exc is not None or res is None:
                     results.append(_lost(session, domain, name, mb.source, mb.folder, exc, n))
                     return results
@@ -479,6 +565,8 @@ def _copy_user(cfg: Config, domain: str, user_id: int, advance: Callable[[int], 
                 inbox = next((r for r in everyone if r.folder == "INBOX"), everyone[0])
                 inbox.findings.extend(listed)
         finally:
+            for reading in started.values():
+                reading.messages.close()
             _drop(client)
     return results
 
@@ -514,9 +602,11 @@ def ensure_users(cfg: Config, users: list[str]) -> None:
     client = connect(cfg.cyrus)
     try:
         for name in users:
-            box = f"user/{name}"
-            if not client.folder_exists(box):
-                client.create_folder(box)
+            try:  # not LIST first: Cyrus answers an admin's LIST in tens of ms per user
+                client.create_folder(f"user/{name}")
+            except IMAPClientError as exc:
+                if not already_exists(exc):
+                    raise
     finally:
         client.logout()
 

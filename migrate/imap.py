@@ -15,9 +15,10 @@ before the bytes).
 
 from __future__ import annotations
 
+import imaplib
 import re
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -28,6 +29,9 @@ from imapclient.imap_utf7 import encode as utf7_encode
 from migrate.config import CyrusConfig
 
 _APPENDUID = re.compile(rb"\[APPENDUID (\d+) ([0-9:,]+)\]", re.I)
+_LITERAL = re.compile(rb"\{(\d+)\}\r\n$")
+_FETCH_UID = re.compile(rb"\bUID (\d+)", re.I)
+_FETCH_DIGEST = re.compile(rb"\bDIGEST\.SHA1 \"?([0-9A-Fa-f]{40})", re.I)
 
 
 class AppendRefused(Exception):
@@ -90,8 +94,29 @@ def append_batch(
     it.  Without MULTIAPPEND messages go one by one and a refusal reports
     how many went in before it via the exception's ``stored`` attribute.
     """
+    return start_append(client, folder, batch)()
+
+
+def start_append(
+    client: IMAPClient, folder: str, batch: Sequence[Outgoing]
+) -> Callable[[], tuple[int | None, list[int]]]:
+    """Send ``batch`` now if the server takes it in one command; the returned call
+    waits for the answer and gives what ``append_batch`` gives.
+
+    The caller may do its own work (write the previous batch's ledger rows)
+    between the two, while Cyrus stores this batch.  Servers without
+    MULTIAPPEND get nothing until the call, which then appends one by one.
+    """
     if multiappend(client):
-        return _multiappend(client, folder, batch)
+        tag = _send_multiappend(client, folder, batch)
+        return lambda: _multiappend_done(client, tag)
+    return lambda: _append_each(client, folder, batch)
+
+
+def _append_each(
+    client: IMAPClient, folder: str, batch: Sequence[Outgoing]
+) -> tuple[int | None, list[int]]:
+    """The standard path: one APPEND per message, synchronising literals."""
     uidvalidity: int | None = None
     uids: list[int] = []
     for item in batch:
@@ -114,10 +139,8 @@ def multiappend(client: IMAPClient) -> bool:
     return b"MULTIAPPEND" in caps and b"LITERAL+" in caps
 
 
-def _multiappend(
-    client: IMAPClient, folder: str, batch: Sequence[Outgoing]
-) -> tuple[int | None, list[int]]:
-    """One MULTIAPPEND command, all literals non-synchronising, written in one send."""
+def _send_multiappend(client: IMAPClient, folder: str, batch: Sequence[Outgoing]) -> bytes:
+    """Write one MULTIAPPEND command, all literals non-synchronising, in one send."""
     imap = client._imap  # imaplib connection: used for its tag and response reader
     tag = imap._new_tag()
     parts = [tag, b" APPEND ", _quote(folder)]
@@ -128,6 +151,12 @@ def _multiappend(
         parts.append(item.data)
     parts.append(b"\r\n")
     imap.send(b"".join(parts))
+    return tag
+
+
+def _multiappend_done(client: IMAPClient, tag: bytes) -> tuple[int | None, list[int]]:
+    """Wait for the answer to the MULTIAPPEND sent with ``tag``."""
+    imap = client._imap
     try:
         typ, data = imap._command_complete("APPEND", tag)
     except imap.abort:
@@ -143,6 +172,79 @@ def _multiappend(
     if not match:
         return None, []
     return int(match.group(1)), uid_set(match.group(2))
+
+
+def sequence_set(uids: Iterable[int]) -> str:
+    """UIDs as a compact IMAP sequence set (``1:200,205``): short commands for long runs."""
+    out: list[str] = []
+    run: list[int] = []
+    for uid in sorted(set(uids)):
+        if run and uid == run[-1] + 1:
+            run[-1] = uid
+            continue
+        if run:
+            out.append(f"{run[0]}:{run[1]}" if run[0] != run[1] else str(run[0]))
+        run = [uid, uid]
+    if run:
+        out.append(f"{run[0]}:{run[1]}" if run[0] != run[1] else str(run[0]))
+    return ",".join(out)
+
+
+def digests(client: IMAPClient, uids: str | Iterable[int]) -> dict[int, str]:
+    """UID -> DIGEST.SHA1 (lower-case hex) of messages of the selected folder.
+
+    ``uids`` is a sequence set string (such as ``"1:*"``) or UIDs.  Cyrus
+    answers from its index (the message GUID is the SHA-1 of the stored
+    bytes), so nothing is downloaded.  The answer is read here, a line and a
+    regex per message: through imaplib and IMAPClient's parser it costs a
+    second of CPU per 20,000 messages, taken from Cyrus on a small machine.
+    Other untagged data in between (EXISTS, FLAGS) is skipped.
+    """
+    spec = uids if isinstance(uids, str) else sequence_set(uids)
+    if not spec:
+        return {}
+    imap = client._imap
+    tag = imap._new_tag()
+    imap.send(tag + b" UID FETCH " + spec.encode("ascii") + b" (UID DIGEST.SHA1)\r\n")
+    out: dict[int, str] = {}
+    while True:
+        line = _response_line(imap)
+        if line.startswith(tag + b" "):
+            if not line[len(tag) + 1:].upper().startswith(b"OK"):
+                raise IMAPClientError(f"UID FETCH DIGEST.SHA1 failed: {line!r}")
+            return out
+        if line.startswith(b"* BYE"):
+            raise imap.abort(line.decode("utf-8", "replace"))
+        uid = _FETCH_UID.search(line)
+        digest = _FETCH_DIGEST.search(line)
+        if line.startswith(b"* ") and uid and digest:
+            out[int(uid.group(1))] = digest.group(1).decode("ascii").lower()
+
+
+def _response_line(imap: imaplib.IMAP4) -> bytes:
+    """One server response line with its literals inlined, without the final CRLF."""
+    parts = []
+    while True:
+        line = imap.readline()
+        if not line:
+            raise imap.abort("the server closed the connection")
+        parts.append(line)
+        literal = _LITERAL.search(line)
+        if not literal:
+            return b"".join(parts).rstrip(b"\r\n")
+        parts.append(imap.read(int(literal.group(1))))
+
+
+def missing_folder(exc: IMAPClientError) -> bool:
+    """Whether a NO says the folder does not exist (Cyrus: "Mailbox does not exist")."""
+    text = str(exc).lower()
+    return "does not exist" in text or "[nonexistent]" in text
+
+
+def already_exists(exc: IMAPClientError) -> bool:
+    """Whether a NO to CREATE says the folder is there already."""
+    text = str(exc).lower()
+    return "already exists" in text or "[alreadyexists]" in text
 
 
 def ensure_folder(client: IMAPClient, folder: str) -> bool:
@@ -162,8 +264,7 @@ def ensure_folder(client: IMAPClient, folder: str) -> bool:
         try:
             client.create_folder(name)
         except IMAPClientError as exc:
-            text = str(exc).lower()
-            if "already exists" not in text and "[alreadyexists]" not in text:
+            if not already_exists(exc):
                 raise
             created = False
             continue

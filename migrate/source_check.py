@@ -7,10 +7,16 @@ same size or larger with other bytes at the recorded offsets.  Re-reading the
 first and the last recorded message (the file head and the end of what was
 copied) and comparing their length and SHA-1 with the ledger catches both
 without reading the whole file.
+
+``file_stamp`` answers the cheaper question verify asks: has the file changed
+at all since a copy pass read it?
 """
 
 from __future__ import annotations
 
+import os
+import stat
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -50,3 +56,25 @@ def source_change(path: Path, recorded: Iterable[Message]) -> str | None:
         if reason:
             return reason
     return None
+
+
+#: A file modified less than this long before it is stamped may change again within the
+#: same timestamp tick without its stamp changing (git's "racily clean" case).
+RACY_SECONDS = 2.0
+
+
+def file_stamp(path: Path) -> str | None:
+    """Device, inode, size, mtime and ctime of an mbox file, or None when they cannot
+    prove it unchanged later (a directory, a file that does not exist, or one modified
+    within RACY_SECONDS).
+
+    Any write changes size or mtime, and ctime cannot be set back by the tools
+    that set mtime, so equal stamps mean the bytes are those that were read.
+    """
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    if not stat.S_ISREG(st.st_mode) or time.time() - st.st_mtime < RACY_SECONDS:
+        return None
+    return f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}"

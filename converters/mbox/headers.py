@@ -39,6 +39,14 @@ _FIELD_LINE = re.compile(rb"^[\x21-\x39\x3b-\x7e]+:", re.MULTILINE)
 #: The start of a line that ``_kind`` calls ``bad`` (or an empty line).
 _BAD_LINE = re.compile(rb"^(?![ \t]|[\x21-\x39\x3b-\x7e]+:|From )(?!\Z)", re.MULTILINE)
 _HIGH = re.compile(rb"[\x80-\xff]")
+#: A metadata field with its continuation lines, in a header section of whole lines.
+_METADATA_FIELD = re.compile(
+    rb"^(" + b"|".join(sorted(METADATA_FIELDS, reverse=True)) + rb"):"
+    rb"([^\n]*\n(?:[ \t][^\n]*\n)*)", re.I | re.M)
+#: The fields whose first value the reader needs (dates, the UW pseudo message's subject).
+WANTED_FIELDS = (b"date", b"received", b"subject")
+_WANTED_FIELD = re.compile(rb"^(" + b"|".join(WANTED_FIELDS) + rb"):"
+                           rb"([^\n]*\n(?:[ \t][^\n]*\n)*)", re.I | re.M)
 _WORDS = re.compile(rb"([ \t]+)")
 #: Payload bytes per encoded-word so that ``=?UTF-8?B?...?=`` stays within 75 characters.
 _WORD_BYTES = 45
@@ -52,7 +60,7 @@ class HeaderResult:
     has_end: bool                   # an empty line must follow the header section
     rest: bytes                     # lines moved from the header section into the body
     metadata: dict[bytes, list[bytes]] = field(default_factory=dict)
-    first: dict[bytes, bytes] = field(default_factory=dict)   # first value of each field
+    first: dict[bytes, bytes] = field(default_factory=dict)   # first value, WANTED_FIELDS
     notes: list[Note] = field(default_factory=list)
 
 
@@ -142,11 +150,49 @@ def _fields(lines: list[bytes]) -> list[list[bytes]]:
     return groups
 
 
+def _value(lines: list[bytes]) -> bytes:
+    """A field's value (its first line after the colon, then its continuations), unfolded."""
+    return b" ".join(g.strip() for g in [lines[0].partition(b":")[2], *lines[1:]])
+
+
+def _unfolded(text: bytes) -> bytes:
+    """The value matched by ``_METADATA_FIELD``/``_WANTED_FIELD``, as ``_value`` gives it."""
+    return b" ".join(g.strip() for g in text.rstrip(b"\n").split(b"\n"))
+
+
 def clean_header(section: bytes, has_end: bool) -> HeaderResult:
     """Rewrite a header section (file line ends, without the empty line) for Cyrus.
 
-    ``has_end`` says whether the message had an empty line after it.
+    ``has_end`` says whether the message had an empty line after it.  Nearly
+    every real header is whole lines of ASCII fields: that case is done by a
+    few regexes over the section (the reader's largest cost otherwise);
+    anything else goes line by line, with the notes that explain it.
     """
+    if section.endswith(b"\n") and _BAD_LINE.search(section) is None and (
+            _HIGH.search(section) is None):
+        return _clean_plain(section, has_end)
+    return _clean_lines(section, has_end)
+
+
+def _clean_plain(section: bytes, has_end: bool) -> HeaderResult:
+    """``clean_header`` of whole lines of ASCII fields, continuations and From_ lines."""
+    result = HeaderResult(header=b"", has_end=has_end, rest=b"")
+    for found in _WANTED_FIELD.finditer(section):
+        name = found.group(1).lower()
+        if name not in result.first:
+            result.first[name] = _unfolded(found.group(2))
+
+    def take(found: re.Match) -> bytes:
+        result.metadata.setdefault(found.group(1).lower(), []).append(
+            _unfolded(found.group(2)))
+        return b""
+
+    result.header = crlf(_METADATA_FIELD.sub(take, section))
+    return result
+
+
+def _clean_lines(section: bytes, has_end: bool) -> HeaderResult:
+    """``clean_header`` for any bytes, a line at a time."""
     terminated = not section or section.endswith(b"\n")
     notes: list[Note] = []
     lines: list[bytes] = []
@@ -197,12 +243,10 @@ def clean_header(section: bytes, has_end: bool) -> HeaderResult:
     for group in _fields(lines):
         name = group[0].partition(b":")[0].lower() if _kind(group[0]) == "field" else b""
         if name in METADATA_FIELDS:
-            value = b" ".join(g.strip() for g in [group[0].partition(b":")[2], *group[1:]])
-            result.metadata.setdefault(name, []).append(value)
+            result.metadata.setdefault(name, []).append(_value(group))
             continue
-        if name and name not in result.first:
-            result.first[name] = b" ".join(
-                g.strip() for g in [group[0].partition(b":")[2], *group[1:]])
+        if name in WANTED_FIELDS and name not in result.first:
+            result.first[name] = _value(group)
         if eight_bit and any(_HIGH.search(g) for g in group):
             group, charset = _encode_field(group)
             charsets.add(charset)

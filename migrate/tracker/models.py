@@ -74,6 +74,9 @@ class Mailbox(Base):
     copied_messages: Mapped[int] = mapped_column(Integer, default=0)
     scanned_to: Mapped[int] = mapped_column(BigInteger, default=0)  # byte offset read so far
     uidvalidity: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # the file's stamp (migrate.source_check.file_stamp) when a complete copy pass read it
+    # unchanged: while it still matches, verify may trust the ledger's SHA-1s
+    source_stamp: Mapped[str | None] = mapped_column(String(120), nullable=True)
     user: Mapped[User] = relationship(back_populates="mailboxes")
 
 

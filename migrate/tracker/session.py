@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import create_engine, event, make_url
+from sqlalchemy import create_engine, event, inspect, make_url, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
@@ -50,8 +50,31 @@ def _engine(url: str) -> Engine:
             raise InputError("tracker URL", None, f"cannot use {_shown(url)}: "
                              f"{type(exc).__name__}: {exc}") from None
     Base.metadata.create_all(engine)
+    _add_new_columns(engine, url)
     _engines[url] = engine
     return engine
+
+
+def _add_new_columns(engine: Engine, url: str) -> None:
+    """Bring a tracker written by an earlier version up to date, in place.
+
+    A migration in progress must not need a new tracker after an upgrade:
+    columns added since are nullable, so ``ALTER TABLE ... ADD COLUMN`` is
+    enough; a missing column that is not nullable is a version this one
+    cannot read.
+    """
+    existing = inspect(engine)
+    for table in Base.metadata.sorted_tables:
+        have = {c["name"] for c in existing.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in have:
+                continue
+            if not column.nullable:
+                raise InputError("tracker", None, f"{_shown(url)} lacks column "
+                                 f"{table.name}.{column.name}: it was made by another version")
+            kind = column.type.compile(dialect=engine.dialect)
+            with engine.begin() as conn:
+                conn.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
 
 
 def _shown(url: str) -> str:

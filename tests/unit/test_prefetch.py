@@ -6,11 +6,11 @@ import threading
 
 import pytest
 
-from migrate.prefetch import prefetch
+from migrate.prefetch import Prefetch
 
 
 def test_order_is_kept() -> None:
-    assert list(prefetch(iter(range(1000)), lambda _: 1, 7)) == list(range(1000))
+    assert list(Prefetch(iter(range(1000)), lambda _: 1, 7)) == list(range(1000))
 
 
 def test_bytes_ahead_stay_under_the_limit() -> None:
@@ -24,7 +24,7 @@ def test_bytes_ahead_stay_under_the_limit() -> None:
                 produced.append(n)
             yield i, n
 
-    for i, _ in prefetch(source(), lambda item: item[1], 10):
+    for i, _ in Prefetch(source(), lambda item: item[1], 10):
         with lock:
             ahead = produced[i + 1:]
         # queued beyond the item just handed out (the last one produced may be waiting
@@ -42,7 +42,7 @@ def test_producer_error_surfaces_in_order() -> None:
 
     got = []
     with pytest.raises(ValueError, match="bad mbox"):
-        for item in prefetch(source(), lambda _: 1, 100):
+        for item in Prefetch(source(), lambda _: 1, 100):
             got.append(item)
     assert got == [1, 2]
 
@@ -55,7 +55,35 @@ def test_closing_early_stops_the_producer() -> None:
             pulled.append(i)
             yield i
 
-    gen = prefetch(source(), lambda _: 1, 5)
+    gen = Prefetch(source(), lambda _: 1, 5)
     assert next(gen) == 0
     gen.close()
     assert len(pulled) <= 7
+
+
+def test_reading_starts_before_the_first_item_is_asked_for() -> None:
+    started = threading.Event()
+
+    def source():
+        started.set()
+        yield 1
+
+    ahead = Prefetch(source(), lambda _: 1, 5)
+    assert started.wait(10)  # the copy engine relies on this to read the next folder early
+    assert list(ahead) == [1]
+
+
+def test_close_releases_what_the_source_holds() -> None:
+    closed = threading.Event()
+
+    def source():
+        try:
+            yield from range(100)
+        finally:
+            closed.set()  # an open mbox file, in the reader
+
+    with Prefetch(source(), lambda _: 1, 3) as ahead:
+        assert next(ahead) == 0
+    assert closed.is_set()
+    with pytest.raises(StopIteration):
+        next(ahead)
