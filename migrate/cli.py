@@ -147,7 +147,7 @@ def cmd_copy(ctx: Ctx) -> int:
                 print(f.render(), file=sys.stderr)
     if any(r.error for r in results):
         return EXIT_FAIL
-    if any(r.failed for r in results):
+    if any(r.failed or r.altered for r in results):
         return EXIT_PERSON
     return EXIT_OK
 

@@ -74,6 +74,7 @@ class MailboxResult:
     reconciled: int = 0
     already: int = 0
     failed: int = 0
+    altered: int = 0        # stored, but Cyrus's digest is not that of the bytes sent
     retries: int = 0        # reconnections after a lost connection
     error: str = ""         # set when the pass could not run to its end
     findings: list[Finding] = field(default_factory=list)
@@ -234,8 +235,8 @@ class MailboxCopier:
                 "see 'mailmigrate verify'; then 'mailmigrate copy --resync' appends what "
                 "the file holds now and is not in the folder (nothing is deleted)")
         size = folder_size(path)
-        ensure_folder(self.client, mb.folder)
-        self.client.subscribe_folder(mb.folder)
+        if not ensure_folder(self.client, mb.folder):  # a folder it creates, it subscribes
+            self.client.subscribe_folder(mb.folder)
         info = self.client.select_folder(mb.folder)
         uidvalidity = int(info[b"UIDVALIDITY"])
         recreated = mb.uidvalidity is not None and mb.uidvalidity != uidvalidity and recorded
@@ -332,6 +333,7 @@ class MailboxCopier:
             if got == sha1:
                 continue
             what = (f"UID {uid} holds SHA-1 {got}" if got else f"UID {uid} is not there")
+            self.result.altered += 1
             self._finding(Finding(
                 "error", self.mailbox.source, line, from_line.decode("latin-1"),
                 f"Cyrus does not hold the message as sent (SHA-1 {sha1}): {what} in "

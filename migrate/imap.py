@@ -7,10 +7,11 @@ MULTIAPPEND batch (LITERAL+ non-synchronising literals) is built in memory
 and written with one ``sendall`` on a TCP_NODELAY socket.  Pipelining a
 second batch on the same connection was measured and gains nothing (Cyrus
 parses a literal while it arrives, so sending already overlaps its work; see
-bench/RESULTS.md): the copy engine uses more connections instead.  Only
-servers without MULTIAPPEND or LITERAL+ take the slow, standard path: one
-APPEND per message with a synchronising literal (imaplib waits for the ``+``
-before the bytes).
+bench/RESULTS.md): the copy engine uses more connections instead, and does
+its own bookkeeping between sending a batch and reading the answer
+(``start_append``).  Only servers without MULTIAPPEND or LITERAL+ take the
+slow, standard path: one APPEND per message with a synchronising literal
+(imaplib waits for the ``+`` before the bytes).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from imapclient.imap_utf7 import encode as utf7_encode
 from migrate.config import CyrusConfig
 
 _APPENDUID = re.compile(rb"\[APPENDUID (\d+) ([0-9:,]+)\]", re.I)
+_QUICKACK = getattr(socket, "TCP_QUICKACK", None)  # Linux only
 _LITERAL = re.compile(rb"\{(\d+)\}\r\n$")
 _FETCH_UID = re.compile(rb"\bUID (\d+)", re.I)
 _FETCH_DIGEST = re.compile(rb"\bDIGEST\.SHA1 \"?([0-9A-Fa-f]{40})", re.I)
@@ -222,9 +224,17 @@ def digests(client: IMAPClient, uids: str | Iterable[int]) -> dict[int, str]:
 
 
 def _response_line(imap: imaplib.IMAP4) -> bytes:
-    """One server response line with its literals inlined, without the final CRLF."""
+    """One server response line with its literals inlined, without the final CRLF.
+
+    Each read asks the kernel to acknowledge at once (Linux TCP_QUICKACK): Cyrus
+    writes a long answer in 4 KiB pieces and holds the last one back until the
+    previous is acknowledged (Nagle), while Linux delays that acknowledgement
+    by 40 ms.  Measured on a 300-message FETCH: 45 ms without, 2 ms with.
+    """
     parts = []
     while True:
+        if _QUICKACK is not None:
+            imap.sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
         line = imap.readline()
         if not line:
             raise imap.abort("the server closed the connection")

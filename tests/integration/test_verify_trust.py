@@ -146,3 +146,4 @@ def test_copy_reports_a_message_cyrus_does_not_hold_as_sent(site):
     finally:
         client.logout()
     assert codes == [("CP010", 7), ("CP010", 9)]
+    assert copier.result.altered == 2
