@@ -8,8 +8,12 @@ keep the work in C and the memory at a few copies of one message.
 from __future__ import annotations
 
 
-def crlf(data: bytes | bytearray) -> bytes:
-    """Every LF (bare or after CR) as CRLF; other bytes unchanged."""
+def crlf(data: bytes | bytearray) -> bytes | bytearray:
+    """Every LF (bare or after CR) as CRLF; other bytes unchanged.
+
+    The result has the type of ``data``: a message body stays a bytearray until
+    it is joined with its header, one copy fewer of every byte of the spool.
+    """
     if b"\r\n" in data:
         data = data.replace(b"\r\n", b"\n")
-    return bytes(data.replace(b"\n", b"\r\n"))
+    return data.replace(b"\n", b"\r\n")

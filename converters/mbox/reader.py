@@ -85,7 +85,7 @@ class _Built:
 
 def _build(raw: RawMessage, unescape_mboxrd: bool) -> _Built:
     """Apply the output policy to one raw message; ``raw.content`` is released."""
-    content = bytes(raw.content)
+    content: bytes | bytearray = raw.content  # kept a bytearray: body bytes are copied once
     raw.content = bytearray()
     notes = list(raw.notes)
     if raw.junk:
@@ -107,7 +107,7 @@ def _build(raw: RawMessage, unescape_mboxrd: bool) -> _Built:
         notes.append(Note("mbox-empty", "the message is empty; it is copied as an empty header"))
         return _Built(b"\r\n", (), {}, {}, notes)
     section, has_end, body_start = _split_header(content)
-    head = clean_header(section, has_end)
+    head = clean_header(bytes(section), has_end)
     notes += head.notes
     flags, flag_notes = message_flags(head.metadata)
     notes += flag_notes
@@ -118,10 +118,12 @@ def _build(raw: RawMessage, unescape_mboxrd: bool) -> _Built:
         parts.append(head.rest)
         if has_end:
             parts.append(b"\r\n")
-    body = content[body_start:]
+    if isinstance(content, bytearray):
+        del content[:body_start]  # in place: no second copy of the body
+        parts.append(crlf(content))
+    else:
+        parts.append(crlf(content[body_start:]))
     del content
-    parts.append(crlf(body))
-    del body
     return _Built(b"".join(parts), flags, head.first, head.metadata, notes)
 
 

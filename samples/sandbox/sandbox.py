@@ -423,6 +423,10 @@ sendmail: {lay.recorder}
 sieveusehomedir: false
 hashimapspool: true
 umask: 077
+# Tests and benchmarks create and delete thousands of users: Cyrus's default (delayed)
+# keeps every deleted mailbox on disk and in mailboxes.db, which grows without end.
+delete_mode: immediate
+expunge_mode: immediate
 """
 
 
