@@ -260,7 +260,8 @@ class MailboxCopier:
                 code="CP008", subject=mb.folder))
             recorded, top = {}, 0
         mb.uidvalidity = uidvalidity
-        known = {m.uid for m in recorded.values() if m.uid and m.uidvalidity == uidvalidity}
+        known = {m.uid for m in recorded.values() if m.uid and m.uidvalidity == uidvalidity
+                 and m.cyrus_folder in (None, mb.folder)}
         extras = _server_extras(self.client, top, known)
         for msg in reading.messages:
             self.result.source_messages += 1

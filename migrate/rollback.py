@@ -16,7 +16,7 @@ from datetime import UTC
 from email.parser import BytesHeaderParser
 from email.utils import parseaddr
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from converters.finding import Finding
@@ -80,6 +80,7 @@ def return_new_mail(cfg: Config, session: Session, drow: Domain) -> int:
                     continue
                 ours = set(session.scalars(select(Message.uid).join(Mailbox).where(
                     Mailbox.user_id == user.id, Message.uidvalidity == uidvalidity,
+                    func.coalesce(Message.cyrus_folder, Mailbox.folder) == name,
                     Message.uid.in_(uids))))
                 dest = _destination(cfg, session, user, name)
                 path = on_disk(cfg.site_root, dest.source)
@@ -100,7 +101,8 @@ def return_new_mail(cfg: Config, session: Session, drow: Domain) -> int:
                         length = path.stat().st_size - offset
                     session.add(Message(mailbox_id=dest.id, offset=offset, length=length,
                                         sha1=hashlib.sha1(raw).hexdigest(),
-                                        uidvalidity=uidvalidity, uid=uid, origin="rollback"))
+                                        uidvalidity=uidvalidity, uid=uid, origin="rollback",
+                                        cyrus_folder=name))
                     session.commit()
                     returned += 1
                 if name != "INBOX" and dest.folder != name:

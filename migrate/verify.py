@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from checks.parity import FolderParity, compare, matches_ledger, target_digests
 from migrate.config import Config
@@ -66,7 +66,8 @@ def _verify_user(cfg: Config, user_id: int, reread: bool) -> list[FolderParity]:
                 uidvalidity, target = found
                 rows = session.execute(
                     select(Message.offset, Message.uid, Message.sha1, Message.origin).where(
-                        Message.mailbox_id == mb.id, Message.uidvalidity == uidvalidity)).all()
+                        Message.mailbox_id == mb.id, Message.uidvalidity == uidvalidity,
+                        func.coalesce(Message.cyrus_folder, mb.folder) == mb.folder)).all()
                 mark = marks.get(mb.folder)
                 arrived = mark.uidnext if mark and mark.uidvalidity == uidvalidity else None
                 # rows of mail returned by a rollback hold Cyrus's digests, not a re-read's

@@ -93,6 +93,11 @@ class Message(Base):
     uidvalidity: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     uid: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     origin: Mapped[str] = mapped_column(String(16), default="copy")  # copy | rollback
+    #: The Cyrus folder holding ``uid`` when it is not the mailbox's own folder: a
+    #: rollback row's mailbox is the old mbox the message went back to.  UIDVALIDITY
+    #: alone does not name a folder: Cyrus gives every folder a user creates within
+    #: one second the same one.
+    cyrus_folder: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class FolderMark(Base):
