@@ -49,6 +49,7 @@ from migrate.imap import (
     AppendRefused,
     Outgoing,
     already_exists,
+    append_limit,
     connect,
     digests,
     ensure_folder,
@@ -182,10 +183,23 @@ class MailboxCopier:
         self.rows: list[dict] = []  # ledger rows not yet written: one INSERT per batch
         # UID -> (SHA-1 sent, line, From_ line, UIDVALIDITY) of this pass, for _check_stored
         self.stored: dict[int, tuple[str, int, bytes, int | None]] = {}
+        self.limit = append_limit(client)
 
     def _finding(self, f: Finding) -> None:
         self.result.findings.append(f)
         record_finding(self.session, "copy", self.domain, self.mailbox.user.name, f)
+
+    def _too_big(self, msg: MboxMessage) -> None:
+        """A message above the server's APPENDLIMIT: reported, not sent, copied on a re-run
+        once the limit allows (it has no ledger row)."""
+        self.result.failed += 1
+        self._finding(Finding(
+            "error", self.mailbox.source, msg.line, msg.from_line.decode("latin-1").rstrip(),
+            f"the message ({len(msg.data)} bytes as sent) is larger than Cyrus accepts "
+            f"(APPENDLIMIT={self.limit}, its maxmessagesize); it was not sent",
+            "raise maxmessagesize in Cyrus's imapd.conf (or save the message elsewhere) and "
+            "re-run copy; the rest of the folder was copied", code="CP011",
+            subject=self.mailbox.folder))
 
     def _refuse(self, code: str, text: str, reason: str, suggestion: str) -> MailboxResult:
         mb = self.mailbox
@@ -276,6 +290,9 @@ class MailboxCopier:
                 continue
             if self.stopped:
                 self.result.failed += 1
+                continue
+            if self.limit is not None and len(msg.data) > self.limit:
+                self._too_big(msg)
                 continue
             for f in msg.findings:
                 self._finding(f)

@@ -141,6 +141,19 @@ def multiappend(client: IMAPClient) -> bool:
     return b"MULTIAPPEND" in caps and b"LITERAL+" in caps
 
 
+def append_limit(client: IMAPClient) -> int | None:
+    """The server-wide ``APPENDLIMIT=N`` (RFC 7889; Cyrus's ``maxmessagesize``), if any.
+
+    A message above it is refused after its every byte was sent, and sinks the
+    whole MULTIAPPEND batch it is in: such messages are kept out of batches.
+    """
+    for cap in client.capabilities():
+        if cap.upper().startswith(b"APPENDLIMIT="):
+            value = cap.split(b"=", 1)[1]
+            return int(value) if value.isdigit() else None
+    return None
+
+
 def _send_multiappend(client: IMAPClient, folder: str, batch: Sequence[Outgoing]) -> bytes:
     """Write one MULTIAPPEND command, all literals non-synchronising, in one send."""
     imap = client._imap  # imaplib connection: used for its tag and response reader

@@ -53,6 +53,10 @@ IMAP_PORT = 11143
 # copy engine's one-APPEND-per-message path is tested against the real server.
 PLAIN_IMAP_PORT = 11144
 SUPPRESSED_CAPABILITIES = "MULTIAPPEND LITERAL+"
+# A third imapd on the same mailboxes with a small maxmessagesize (advertised as
+# APPENDLIMIT), so refusing oversized messages is tested against the real server.
+LIMITED_IMAP_PORT = 11145
+LIMITED_MESSAGE_SIZE = 262144
 SIEVE_PORT = 14190
 LMTP_PORT = 12024
 SMTP_PORT = 12525
@@ -200,6 +204,10 @@ class Layout:
     @property
     def plain_imapd_conf(self) -> Path:
         return self.root / "etc" / "imapd-plain.conf"
+
+    @property
+    def limited_imapd_conf(self) -> Path:
+        return self.root / "etc" / "imapd-limited.conf"
 
     @property
     def cyrus_conf(self) -> Path:
@@ -439,10 +447,16 @@ def plain_imapd_conf(lay: Layout) -> str:
     return imapd_conf(lay) + f"suppress_capabilities: {SUPPRESSED_CAPABILITIES}\n"
 
 
+def limited_imapd_conf(lay: Layout) -> str:
+    """The third imapd's config: the same server, refusing messages over a quarter MiB."""
+    return imapd_conf(lay) + f"maxmessagesize: {LIMITED_MESSAGE_SIZE}\n"
+
+
 def cyrus_conf(lay: Layout) -> str:
     """The private cyrus.conf: four loopback services and the housekeeping."""
     conf = f"-C {lay.imapd_conf}"
     plain = f"-C {lay.plain_imapd_conf}"
+    limited = f"-C {lay.limited_imapd_conf}"
     b = CYRUS_BIN
     return f"""\
 # Cyrus master services for the sandbox (written by sandbox.py).
@@ -452,6 +466,8 @@ START {{
 SERVICES {{
   imap  cmd="{b}/imapd {conf} -U 30" listen="{HOST}:{IMAP_PORT}" prefork=0 maxchild=50
   imapplain cmd="{b}/imapd {plain} -U 30" listen="{HOST}:{PLAIN_IMAP_PORT}" prefork=0 maxchild=10
+  imaplimited cmd="{b}/imapd {limited} -U 30" listen="{HOST}:{LIMITED_IMAP_PORT}" prefork=0\
+ maxchild=10
   sieve cmd="{b}/timsieved {conf}" listen="{HOST}:{SIEVE_PORT}" prefork=0 maxchild=20
   lmtp  cmd="{b}/lmtpd {conf} -a" listen="{HOST}:{LMTP_PORT}" prefork=0 maxchild=20
 }}
@@ -472,6 +488,7 @@ def prepare_cyrus(lay: Layout) -> None:
     write_if_changed(lay.recorder, RECORDER.format(outbox=str(lay.outbox)), 0o755)
     write_if_changed(lay.imapd_conf, imapd_conf(lay))
     write_if_changed(lay.plain_imapd_conf, plain_imapd_conf(lay))
+    write_if_changed(lay.limited_imapd_conf, limited_imapd_conf(lay))
     write_if_changed(lay.cyrus_conf, cyrus_conf(lay))
     if not lay.secret.exists():
         fd = os.open(lay.secret, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -505,18 +522,19 @@ def start_cyrus(lay: Layout) -> None:
     prepare_cyrus(lay)
     run([str(CYRUS_MASTER), "-C", str(lay.imapd_conf), "-M", str(lay.cyrus_conf),
          "-p", str(lay.master_pid), "-d", "-L", str(lay.log / "cyrus-master.log")])
-    wait_for_ports([IMAP_PORT, PLAIN_IMAP_PORT, SIEVE_PORT, LMTP_PORT])
+    wait_for_ports([IMAP_PORT, PLAIN_IMAP_PORT, LIMITED_IMAP_PORT, SIEVE_PORT, LMTP_PORT])
 
 
 def add_missing_services(lay: Layout, pid: int) -> None:
     """Give a running master the services a newer sandbox.py defines (SIGHUP rereads
     cyrus.conf and starts new services; the running ones are left alone)."""
-    if port_answers(PLAIN_IMAP_PORT):
+    missing = [p for p in (PLAIN_IMAP_PORT, LIMITED_IMAP_PORT) if not port_answers(p)]
+    if not missing:
         return
-    refuse_taken([PLAIN_IMAP_PORT])
+    refuse_taken(missing)
     prepare_cyrus(lay)
     os.kill(pid, signal.SIGHUP)
-    wait_for_ports([PLAIN_IMAP_PORT])
+    wait_for_ports(missing)
 
 
 def stop_cyrus(lay: Layout) -> bool:
@@ -725,7 +743,8 @@ old_transport = "{OLD_TRANSPORT}"
 def status_of(lay: Layout) -> dict:
     """What runs, as a JSON-able dict."""
     pid = cyrus_pid(lay)
-    ports = {"imap": IMAP_PORT, "imap-plain": PLAIN_IMAP_PORT, "sieve": SIEVE_PORT,
+    ports = {"imap": IMAP_PORT, "imap-plain": PLAIN_IMAP_PORT,
+             "imap-limited": LIMITED_IMAP_PORT, "sieve": SIEVE_PORT,
              "lmtp": LMTP_PORT, "smtp": SMTP_PORT}
     return {
         "dir": str(lay.root),
@@ -755,7 +774,7 @@ def cmd_start(lay: Layout) -> int:
     refuse_closed_parents(lay.root)
     ensure_binaries()
     if not cyrus_up:
-        refuse_taken([IMAP_PORT, PLAIN_IMAP_PORT, SIEVE_PORT, LMTP_PORT])
+        refuse_taken([IMAP_PORT, PLAIN_IMAP_PORT, LIMITED_IMAP_PORT, SIEVE_PORT, LMTP_PORT])
     if not postfix_up:
         refuse_taken([SMTP_PORT])
     make_dir(lay.root)
@@ -770,7 +789,8 @@ def cmd_start(lay: Layout) -> int:
             raise
     write_if_changed(lay.servers_toml, servers_toml(lay))
     print(f"sandbox running in {lay.root}: IMAP {HOST}:{IMAP_PORT} (and {PLAIN_IMAP_PORT} "
-          f"without {SUPPRESSED_CAPABILITIES}), "
+          f"without {SUPPRESSED_CAPABILITIES}, {LIMITED_IMAP_PORT} with maxmessagesize "
+          f"{LIMITED_MESSAGE_SIZE}), "
           f"ManageSieve {HOST}:{SIEVE_PORT}, LMTP {HOST}:{LMTP_PORT}, "
           f"SMTP {HOST}:{SMTP_PORT}; settings in {lay.servers_toml}")
     return 0

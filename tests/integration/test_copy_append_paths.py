@@ -210,3 +210,64 @@ def test_refused_message_in_a_batch(servers: dict, port: int) -> None:
     finally:
         client.logout()
         _delete_users(servers, [user])
+
+
+def test_messages_over_the_appendlimit_are_reported_not_sent(servers: dict,
+                                                             scratch: Path) -> None:
+    """The sandbox's third imapd advertises APPENDLIMIT (maxmessagesize): oversized
+    messages get a finding each and stay out of the batches, the rest go in; once the
+    limit allows (the main imapd), a re-run copies just those."""
+    caps = _capabilities(servers, sandbox.LIMITED_IMAP_PORT)
+    assert f"APPENDLIMIT={sandbox.LIMITED_MESSAGE_SIZE}".encode() in caps
+    corpus = scratch / "corpus"
+    (corpus / "var/mail").mkdir(parents=True)
+    (corpus / "home/big").mkdir(parents=True)
+    (corpus / "etc").mkdir()
+    (corpus / "etc/passwd").write_text("big:x:1000:1000::/home/big:/bin/sh\n")
+    sizes = [100, sandbox.LIMITED_MESSAGE_SIZE + 1000, 200, 3 * sandbox.LIMITED_MESSAGE_SIZE, 50]
+    starts, line = [], 1  # the line of each message's From_ line
+    with (corpus / "var/mail/big").open("wb") as fh:
+        for n, size in enumerate(sizes):
+            body = (b"y" * 71 + b"\n") * max(1, size // 72)
+            data = (f"From s{n}@example.net Mon Jan  1 00:00:0{n} 2001\nFrom: s{n}@example.net\n"
+                    f"Subject: {n}\nMessage-ID: <limit{n}@example.net>\n\n".encode() + body + b"\n")
+            fh.write(data)
+            starts.append(line)
+            line += data.count(b"\n")
+    tag = f"t{secrets.token_hex(3)}"
+    domain = f"{tag}.example"
+    names = clone_site(corpus, scratch / "site", tag, domain)
+    cy = servers["cyrus"]
+
+    def mm(port: int, *args: str) -> subprocess.CompletedProcess:
+        (scratch / "mailmigrate.toml").write_text(
+            '[site]\nroot = "site"\n[tracker]\ndb = "sqlite:///tracker.sqlite"\n'
+            '[output]\ndir = "out"\n[cyrus]\n'
+            f'host = "{cy["host"]}"\nimap_port = {port}\nadmin = "{cy["admin"]}"\n'
+            f'password_file = "{cy["password_file"]}"\n')
+        return subprocess.run([sys.executable, "-m", "migrate", "--config",
+                               str(scratch / "mailmigrate.toml"), "--json", *args],
+                              capture_output=True, text=True, timeout=600, cwd=REPO)
+
+    try:
+        assert mm(sandbox.LIMITED_IMAP_PORT, "inventory").returncode == 0
+        first = mm(sandbox.LIMITED_IMAP_PORT, "copy", "--domain", domain)
+        assert first.returncode == 3, first.stdout + first.stderr  # done, a person needed
+        [row] = json.loads(first.stdout)["mailboxes"]
+        assert (row["appended"], row["failed"]) == (3, 2)
+        too_big = [f for f in row["findings"] if f["code"] == "CP011"]
+        assert [f["line"] for f in too_big] == [starts[1], starts[3]]
+        user = names["big"]
+        client = _admin(servers, user)
+        try:
+            client.select_folder("INBOX", readonly=True)
+            assert len(client.search("ALL")) == 3
+        finally:
+            client.logout()
+        second = mm(sandbox.IMAP_PORT, "copy", "--domain", domain)
+        assert second.returncode == 0, second.stdout + second.stderr
+        [row] = json.loads(second.stdout)["mailboxes"]
+        assert (row["appended"], row["already"]) == (2, 3)
+        assert mm(sandbox.IMAP_PORT, "verify", "--domain", domain).returncode == 0
+    finally:
+        _delete_users(servers, list(names.values()))
