@@ -30,8 +30,6 @@ class CondResult:
     caveats: list[str] = field(default_factory=list)
     capture: int | None = None
     weight: tuple[float, float] | None = None
-    #: Why ``test`` is only the nearest Sieve test (see regex.Translated.approx).
-    approx: list[str] = field(default_factory=list)
 
 
 def _negate(res: CondResult) -> CondResult:
@@ -104,8 +102,7 @@ def _program(cmd: str, env: dict[str, object]) -> CondResult:
 def _from_translated(tr: Translated) -> CondResult:
     caveats = [tr.caveat] if tr.caveat else []
     return CondResult(test=tr.test, reason=tr.reason, requires=set(tr.requires),
-                      caveats=caveats, capture=tr.capture,
-                      approx=[tr.approx] if tr.approx else [])
+                      caveats=caveats, capture=tr.capture)
 
 
 def _variable_test(name: str, rx: str, flags: str, env: dict[str, object]) -> CondResult:
@@ -138,7 +135,6 @@ def combine(results: list[CondResult]) -> CondResult:
     scored: list[CondResult] = []
     for r in results:
         out.caveats += r.caveats
-        out.approx += r.approx
         if r.weight is not None:
             scored.append(r)
             continue

@@ -12,7 +12,7 @@ otherwise.  Anything else is reported, never approximated silently.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from .sieve import quote, string_list
 
@@ -64,19 +64,6 @@ class Translated:
     reason: str = ""
     caveat: str = ""
     capture: int | None = None
-    decoded: bool = False
-    #: Set when ``test`` is only the nearest Sieve test: the rule is emitted
-    #: (so the user's filing keeps working) but reported and not counted as exact.
-    approx: str = ""
-
-
-#: Why a test of a header's text is never exact (see :func:`pattern_test`).
-RFC2047_REASON = (
-    "procmail matched the raw header bytes, Sieve matches the header's RFC 2047-decoded "
-    "text (Cyrus decodes every header value it compares): an encoded word such as "
-    "=?UTF-8?B?UHl0aG9uIMO8IG5ld3M=?= ('Python \u00fc news') hides words from procmail "
-    "that Sieve sees, and shows procmail text ('=?', the charset) that Sieve never sees, "
-    "so no Sieve test gives procmail's answer for every message")
 
 
 class Untranslatable(Exception):
@@ -250,21 +237,17 @@ def value_test(command: str, names: str, toks: list[Tok], comparator: str) -> Tr
     if all(t.kind == "lit" for t in core):
         lit = "".join(t.text for t in core)
         if not lit and not at_end and command == "header":
-            return Translated(f"exists {names}")  # presence alone: the same raw or decoded
+            return Translated(f"exists {names}")
         if not anchored and not at_end:
-            return Translated(f"{command}{comparator} :contains {names} {quote(lit)}",
-                              decoded=command == "header")
-        decoded = command == "header"
+            return Translated(f"{command}{comparator} :contains {names} {quote(lit)}")
         if anchored and at_end:
-            return Translated(f"{command}{comparator} :is {names} {quote(lit)}",
-                              decoded=decoded)
+            return Translated(f"{command}{comparator} :is {names} {quote(lit)}")
         glob = ("" if anchored else "*") + _glob_escape(lit) + ("" if at_end else "*")
-        return Translated(f"{command}{comparator} :matches {names} {quote(glob)}",
-                          decoded=decoded)
+        return Translated(f"{command}{comparator} :matches {names} {quote(glob)}")
     ere, capture = to_ere(toks)
     ere = ("^" if anchored else "") + ere
     return Translated(f"{command}{comparator} :regex {names} {quote(ere)}", {"regex"},
-                      capture=capture, decoded=command == "header")
+                      capture=capture)
 
 
 def _header_name(toks: list[Tok]) -> tuple[list[str], list[Tok], bool] | None:
@@ -349,8 +332,7 @@ def _header_branch(toks: list[Tok], comparator: str) -> Translated:
     if name.lower() == "from" and rest[0].kind == "any":
         env = value_test("envelope :all", quote("from"), rest, comparator)
         result = Translated(f"anyof ({result.test}, {env.test})",
-                            result.requires | env.requires | {"envelope"},
-                            decoded=result.decoded)
+                            result.requires | env.requires | {"envelope"})
         caveat += "; the From_ line is tested as the envelope sender"
     result.caveat = caveat
     return result
@@ -373,7 +355,7 @@ def _macro(rx: str, comparator: str) -> Translated | None:
             'envelope :all :is "from" ""',
         ]
         return Translated("anyof (" + ", ".join(tests) + ")", {"regex", "envelope"},
-                          caveat=_FROM_LINE_CAVEAT, decoded=True)
+                          caveat=_FROM_LINE_CAVEAT)
     for macro, boundary in (("^TO_", "[^-a-zA-Z0-9_.]"), ("^TO", "[^a-zA-Z]")):
         if rx.startswith(macro):
             rest = tokenize(rx[len(macro) :])
@@ -385,7 +367,7 @@ def _macro(rx: str, comparator: str) -> Translated | None:
             ere, capture = to_ere(rest)
             return Translated(
                 f"header{comparator} :regex {names} {quote(f'(^|{boundary})' + ere)}",
-                {"regex"}, capture=None if capture is None else capture + 1, decoded=True)
+                {"regex"}, capture=None if capture is None else capture + 1)
     if "^TO" in rx or "^FROM_DAEMON" in rx or "^FROM_MAILER" in rx:
         raise Untranslatable("a ^TO/^FROM_ macro inside a larger pattern")
     return None
@@ -394,39 +376,132 @@ def _macro(rx: str, comparator: str) -> Translated | None:
 def pattern_test(rx: str, *, header: bool, body: bool, case_sensitive: bool) -> Translated:
     """The Sieve test for one procmail regex condition (without ``!``).
 
-    A test of a header's text (not mere presence) is never exact, because
-    Sieve compares decoded RFC 2047 words and procmail the raw bytes: such a
-    pattern comes back with the nearest Sieve test and ``approx`` set, so the
-    rule keeps working for the user and is reported, not counted as exact.
+    Header text is compared as Sieve defines it (RFC 5228 2.7.2): each field
+    unfolded and RFC 2047-decoded, which is the text the user reads and the
+    text procmail would have matched had the sender not encoded it.  A
+    pattern that looks at the encoding itself (``=?charset?``) or at 8-bit
+    bytes has no such reading and is reported (see :func:`_raw_only`).
     """
     comparator = ' :comparator "i;octet"' if case_sensitive else ""
     try:
         if _matches_empty(rx, case_sensitive):
             return Translated("true")
         if header and not body:
+            _raw_only(tokenize(rx))
             macro = _macro(rx, comparator)
-            branches = [macro] if macro is not None else [
-                _header_branch(b, comparator) for b in split_branches(tokenize(rx))]
-            decoded = any(b.decoded for b in branches)
             if macro is not None:
-                return replace(macro, approx=RFC2047_REASON) if decoded else macro
+                return macro
+            branches = [_header_branch(d, comparator)
+                        for b in split_branches(tokenize(rx)) for d in distribute(b)]
         elif body and not header:
             branches = [_body_branch(b, comparator) for b in split_branches(tokenize(rx))]
         else:
             raise Untranslatable("an HB pattern searches header and body as one text")
     except Untranslatable as exc:
         return Translated(None, reason=str(exc))
-    approx = RFC2047_REASON if header and not body and any(b.decoded for b in branches) else ""
     if len(branches) == 1:
-        return replace(branches[0], approx=approx)
+        return branches[0]
     if any(b.capture for b in branches):
         return Translated(None, reason="\\/ inside an alternation of several headers")
     return Translated(
         "anyof (" + ", ".join(str(b.test) for b in branches) + ")",
         set().union(*(b.requires for b in branches)),
         caveat="; ".join(b.caveat for b in branches if b.caveat),
-        approx=approx,
     )
+
+
+def _can_be(t: Tok, ch: str) -> bool:
+    """Whether an explicit literal or bracket token matches ``ch`` (``.`` is not counted)."""
+    if t.kind == "lit":
+        return t.text.lower() == ch.lower()
+    if t.kind == "class":
+        try:
+            return python_regex(t.text, False).fullmatch(ch) is not None
+        except re.error:
+            return False
+    return False
+
+
+def _raw_only(toks: list[Tok]) -> None:
+    """Refuse header patterns whose meaning is in the raw bytes Sieve never sees.
+
+    ``=?`` / ``?=`` / ``?B?`` / ``?Q?`` spell RFC 2047 encoded words (rules
+    that throw away mail by charset, ``=\\?(gb2312|big5)``): Cyrus decodes
+    them before any test, so such a rule would silently stop matching.  8-bit
+    characters depend on the charset the rc file and the mail were written in,
+    and Cyrus stores raw 8-bit header bytes as 'X'.
+    """
+    useful = [t for t in toks if t.kind not in ("(", ")")]
+    for a, b in zip(useful, useful[1:], strict=False):
+        if (_can_be(a, "=") and _can_be(b, "?")) or (_can_be(a, "?") and _can_be(b, "=")):
+            raise Untranslatable(
+                "the pattern looks at RFC 2047 encoded words ('=?charset?...?='), which "
+                "Sieve never sees: Cyrus decodes every header before it compares it")
+    for a, b, c in zip(useful, useful[1:], useful[2:], strict=False):
+        if _can_be(a, "?") and (_can_be(b, "b") or _can_be(b, "q")) and _can_be(c, "?"):
+            raise Untranslatable(
+                "the pattern looks at the encoding of RFC 2047 encoded words ('?B?', "
+                "'?Q?'), which Sieve never sees: Cyrus decodes every header first")
+    if any(ord(ch) > 127 for t in toks for ch in t.text):
+        raise Untranslatable(
+            "8-bit characters in a header pattern: their bytes depend on the charset the rc "
+            "file was written in, Sieve compares decoded UTF-8 text, and Cyrus stores raw "
+            "8-bit header bytes as 'X'")
+
+
+#: Most header-name alternatives one pattern may expand into.
+_MAX_BRANCHES = 64
+
+
+def distribute(toks: list[Tok]) -> list[list[Tok]]:
+    """``^(Sender:|From[: ]).*x`` -> ``^Sender:.*x``, ``^From:.*x``, ``^From .*x``.
+
+    Groups (and bracket expressions holding ':') in the header-name part,
+    before the first top-level ':' or repeat, are multiplied out: ``(A|B)C`` and
+    ``AC|BC`` match the same text, and each result names one header.  A plain
+    ``^(A|B):`` stays one test on both names (it may hold a ``\\/`` capture).
+    """
+    named = _header_name(toks[1:]) if toks and toks[0].kind == "bol" else None
+    if named is not None and named[2]:
+        return [toks]
+    depth = 0
+    for i, t in enumerate(toks):
+        if depth == 0 and (t == Tok("lit", ":") or t.kind in ("any", "*", "+", "?")):
+            break  # past the header name
+        if depth == 0 and t.kind == "class" and ":" in t.text and not t.text.startswith("[^") \
+                and "-" not in t.text[1:-1] and "\\" not in t.text:
+            alts = [[Tok("lit", ch)] for ch in dict.fromkeys(t.text[1:-1])]
+            return _expand(toks[:i], alts, toks[i + 1:])
+        if t.kind == "(":
+            if depth == 0:
+                j = _group_end(toks, i)
+                quantified = j + 1 < len(toks) and toks[j + 1].kind in "*+?"
+                alts = split_branches(toks[i + 1:j])
+                if not quantified \
+                        and not any(x.kind == "split" for x in toks[i:j]):
+                    return _expand(toks[:i], alts, toks[j + 1:])
+            depth += 1
+        elif t.kind == ")":
+            depth -= 1
+    return [toks]
+
+
+def _expand(head: list[Tok], alts: list[list[Tok]], tail: list[Tok]) -> list[list[Tok]]:
+    out = [d for alt in alts for d in distribute(head + alt + tail)]
+    if len(out) > _MAX_BRANCHES:
+        raise Untranslatable(f"the header-name alternatives expand to more than "
+                             f"{_MAX_BRANCHES} header tests")
+    return out
+
+
+def _group_end(toks: list[Tok], start: int) -> int:
+    """Index of the ``)`` closing the ``(`` at ``start``."""
+    depth = 0
+    for j in range(start, len(toks)):
+        depth += {"(": 1, ")": -1}.get(toks[j].kind, 0)
+        if depth == 0:
+            return j
+    raise Untranslatable("unbalanced parentheses")
 
 
 def _body_branch(toks: list[Tok], comparator: str) -> Translated:

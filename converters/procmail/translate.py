@@ -206,13 +206,6 @@ class Translator:
                     if cav == "BODY-REGEX" else cav)
             self.finding(sev, rc.path, r.pos.line, r.text, text, code="procmail-pattern")
         reason = reason or conds.reason
-        approx = bool(conds.approx) and not reason and conds.static is not False
-        if approx:
-            self.finding("warning", rc.path, r.pos.line, self._recipe_text(r),
-                         f"{conds.approx[0]}; the rule is in the script with Sieve's test on "
-                         "the decoded text, the nearest equivalent",
-                         "confirm the rule (it differs only for headers with encoded words)",
-                         "procmail-approximate")
         if conds.capture is not None and not reason:
             self.env["MATCH"] = "${MATCH}"
         plan = Plan()
@@ -235,7 +228,7 @@ class Translator:
         for note in plan.notes:
             self.finding(note.severity, rc.path, r.pos.line, self._recipe_text(r),
                          note.reason, note.suggestion, note.code)
-        if plan.translated and not approx:
+        if plan.translated:
             self.out.translated += 1
         else:
             self.out.untranslated.append((rc.path, r.pos.line))

@@ -11,6 +11,12 @@ whether delivery failed.  A message delivered nowhere is a discard.
 A pair counts for agreement only when the translation is complete: every
 recipe of the file translated and the script valid.  Pairs on other files
 are "not comparable" and are counted, not judged.
+
+Sieve compares header text decoded (RFC 5228 2.7.2), procmail the raw
+bytes; the translation is held to what procmail does with the decoded text,
+which for a message without RFC 2047 words is the message itself.  For a
+message with such words procmail's answer on the raw bytes is kept beside
+it, so a run shows how often the encoding changed procmail's own answer.
 """
 
 from __future__ import annotations
@@ -62,6 +68,14 @@ class Pair:
     comparable: bool
     procmail: Seen
     cyrus: Seen | None
+    #: procmail's answer on the raw bytes, for a message with RFC 2047 words in its
+    #: header (``procmail`` is its answer on the decoded text Sieve compares).
+    procmail_raw: Seen | None = None
+
+    @property
+    def encoding_mattered(self) -> bool:
+        """procmail itself answered differently on the raw and the decoded header."""
+        return self.procmail_raw is not None and self.procmail_raw != self.procmail
 
     @property
     def agree(self) -> bool:
@@ -112,14 +126,21 @@ def seen_cyrus(out: Outcome) -> Seen:
                 (), out.exit_code != 0)
 
 
-def run_oracle(case: RcCase, batch: Sequence[Delivery], workers: int = 8) -> list[Seen]:
-    """procmail's outcome for each delivery, run ``workers`` at a time."""
+def run_oracle(case: RcCase, batch: Sequence[Delivery], workers: int = 8,
+               *, decoded: bool = True) -> list[Seen]:
+    """procmail's outcome for each delivery, run ``workers`` at a time.
+
+    With ``decoded`` procmail reads each header field as Sieve compares it
+    (RFC 2047 words decoded); a message without encoded words is the same
+    bytes either way.
+    """
     with tempfile.TemporaryDirectory(prefix="differential-") as tmp:
         home = case.make_home(Path(tmp))
         maildir = folder_dir(home)
 
         def one(d: Delivery) -> Seen:
-            out = run_procmail(case.text, d.mbox_bytes, dirs=case.dirs, files=dict(case.files),
+            data = d.decoded_mbox_bytes if decoded else d.mbox_bytes
+            out = run_procmail(case.text, data, dirs=case.dirs, files=dict(case.files),
                                marker=f"Message-ID: <{d.msgid}>".encode())
             return seen_procmail(out, home, maildir)
 
@@ -147,6 +168,9 @@ def compare_file(case: RcCase, batch: Sequence[Message], token: str,
     cyrus = retrying(lambda: run_cyrus(
         case, deliveries(f"{token}r{next(attempt)}", list(batch)), sb))
     oracle = run_oracle(case, items)
-    pairs = tuple(Pair(case.name, d.message.name, comparable, p, seen_cyrus(c))
+    encoded = [d for d in items if d.decoded_mbox_bytes != d.mbox_bytes]
+    raw = dict(zip((d.msgid for d in encoded), run_oracle(case, encoded, decoded=False),
+                   strict=True))
+    pairs = tuple(Pair(case.name, d.message.name, comparable, p, seen_cyrus(c), raw.get(d.msgid))
                   for d, p, c in zip(items, oracle, cyrus.outcomes, strict=True))
     return FileResult(case, conversion, pairs)

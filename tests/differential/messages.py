@@ -20,6 +20,7 @@ import random
 from base64 import b64encode
 from collections.abc import Iterator
 from dataclasses import dataclass
+from email.header import decode_header, make_header
 from pathlib import Path
 
 from converters.mbox.reader import read_mbox
@@ -86,6 +87,19 @@ class Delivery:
         """What procmail reads: the data after a From_ line naming the envelope sender."""
         return f"From {self.message.sender} Thu Oct  1 10:00:00 2026\n".encode() + self.data
 
+    @property
+    def decoded_mbox_bytes(self) -> bytes:
+        """``mbox_bytes`` with every header field that holds an RFC 2047 word decoded.
+
+        That is the text Sieve compares (RFC 5228 2.7.2: unfolded, decoded), and
+        the text the translation promises to treat as procmail treated text that
+        was not encoded.  Other fields are left byte for byte as they were.
+        """
+        head, sep, body = self.data.partition(b"\n\n")
+        fields = [decoded_field(f) for f in _unfolded(head)]
+        data = b"\n".join(fields) + sep + body
+        return f"From {self.message.sender} Thu Oct  1 10:00:00 2026\n".encode() + data
+
 
 def deliveries(token: str, batch: list[Message]) -> list[Delivery]:
     """The messages of one run, each with Message-ID ``<dfmTOKEN.N@differential.invalid>``."""
@@ -94,6 +108,19 @@ def deliveries(token: str, batch: list[Message]) -> list[Delivery]:
         msgid = f"dfm{token}.{i}@differential.invalid"
         out.append(Delivery(m, msgid, m.with_message_id(msgid)))
     return out
+
+
+def decoded_field(field: bytes) -> bytes:
+    """One header field (folding kept) as ``Name: text``: unfolded and decoded to UTF-8.
+
+    A field without ``=?`` is returned unchanged.
+    """
+    if b"=?" not in field or b":" not in field:
+        return field
+    name, _, value = field.partition(b":")
+    text = value.decode("ascii", "replace").replace("\n", "")
+    decoded = str(make_header(decode_header(text))).strip()
+    return name + b": " + decoded.encode("utf-8")
 
 
 def _unfolded(head: bytes) -> list[bytes]:
@@ -192,7 +219,14 @@ def _generated(n: int) -> Iterator[Message]:
         elif kind == "encoded":
             text = rng.choice(("Glückwunsch liebe Gewinner", "Réunion demain", "Python ü news",
                                "money €€€", "perl – question"))
-            headers[2] = ("Subject", _encoded(text, rng))
+            variant = i // len(kinds) % 3
+            if variant == 0:
+                headers[2] = ("Subject", _encoded(text, rng))
+            elif variant == 1:
+                headers[2] = ("Subject", f"Re: {_encoded(text, rng)} (fwd)")
+            else:  # two adjacent encoded words: the space between them is not text
+                first, _, rest = text.partition(" ")
+                headers[2] = ("Subject", f"{_encoded(first, rng)}\n {_encoded(' ' + rest, rng)}")
             headers[0] = ("From", f"{_encoded('Jürgen Müller', rng)} <{sender}>")
         elif kind == "recipient":
             field = RECIPIENT_HEADERS[i // len(kinds) % len(RECIPIENT_HEADERS)]
