@@ -323,7 +323,9 @@ def _header_branch(toks: list[Tok], comparator: str) -> Translated:
         result.caveat = "the From_ line is tested as the envelope sender"
         return result
     # ^From.*x : header names that merely start with the text, and the From_ line.
-    if not rest or rest[0].kind not in ("any", "class") or len(names) != 1:
+    # A bracket expression or group here may still be part of the name (^X[-_]*Spam:):
+    # testing the header "X" would never match, so it is refused.
+    if not rest or rest[0].kind != "any" or len(names) != 1:
         raise Untranslatable("a header-name prefix without ':' that Sieve cannot enumerate")
     name = names[0]
     result = value_test("header", quote(name), rest, comparator)
@@ -456,9 +458,10 @@ _MAX_BRANCHES = 64
 def distribute(toks: list[Tok]) -> list[list[Tok]]:
     """``^(Sender:|From[: ]).*x`` -> ``^Sender:.*x``, ``^From:.*x``, ``^From .*x``.
 
-    Groups (and bracket expressions holding ':') in the header-name part,
-    before the first top-level ':' or repeat, are multiplied out: ``(A|B)C`` and
-    ``AC|BC`` match the same text, and each result names one header.  A plain
+    Groups and plain bracket expressions (``[Ss]ubject``, ``From[: ]``) in the
+    header-name part, before the first top-level ':' or repeat, are multiplied
+    out when nothing repeats them: ``(A|B)C`` and ``AC|BC`` match the same text,
+    and each result names one header.  A plain
     ``^(A|B):`` stays one test on both names (it may hold a ``\\/`` capture).
     """
     named = _header_name(toks[1:]) if toks and toks[0].kind == "bol" else None
@@ -468,9 +471,11 @@ def distribute(toks: list[Tok]) -> list[list[Tok]]:
     for i, t in enumerate(toks):
         if depth == 0 and (t == Tok("lit", ":") or t.kind in ("any", "*", "+", "?")):
             break  # past the header name
-        if depth == 0 and t.kind == "class" and ":" in t.text and not t.text.startswith("[^") \
+        repeated = i + 1 < len(toks) and toks[i + 1].kind in "*+?"
+        if depth == 0 and t.kind == "class" and not repeated and not t.text.startswith("[^") \
                 and "-" not in t.text[1:-1] and "\\" not in t.text:
-            alts = [[Tok("lit", ch)] for ch in dict.fromkeys(t.text[1:-1])]
+            # Sieve compares header names without regard to case: [Ff] is one name
+            alts = [[Tok("lit", ch)] for ch in dict.fromkeys(t.text[1:-1].lower())]
             return _expand(toks[:i], alts, toks[i + 1:])
         if t.kind == "(":
             if depth == 0:

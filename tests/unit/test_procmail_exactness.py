@@ -118,3 +118,14 @@ def test_user_addresses_from_the_old_tables() -> None:
                "example.net": ["Abuse@Example.NET"]}
     assert user_addresses("carol", "example.org", reached) == (
         "abuse@example.net", "carol@example.org", "info@example.org", "office@example.org")
+
+
+def test_bracket_expressions_in_the_header_name() -> None:
+    # Sieve compares header names without regard to case: [Ss]ubject is one name.
+    for rx, expected in (("^[Ss]ubject:.*foo", 'header :contains "subject" "foo"'),
+                         ("^[Ff][Rr][Oo][Mm]:.*bob", 'header :contains "from" "bob"')):
+        assert pattern_test(rx, header=True, body=False, case_sensitive=False).test == expected
+    # A repeated bracket expression is still part of the name: no test on a header "X".
+    for rx in ("^X[-_]*Spam:", "^From[^a-z]bob", "^X(-Spam)*:"):
+        result = pattern_test(rx, header=True, body=False, case_sensitive=False)
+        assert result.test is None and result.reason, (rx, result.test)
