@@ -25,6 +25,27 @@ TO_HEADERS = tuple(
     f"{o}{r}{h}" for o in ("", "Original-") for r in ("", "Resent-") for h in ("To", "Cc", "Bcc")
 ) + ("X-Envelope-To", "Apparently-To", "Apparently-Resent-To")
 
+#: Header names common in mail (RFC 5322, 2369, 2919, 3834, 2045, and the usual
+#: X- fields of MTAs, filters and list managers).  ``^Name.*x`` without a colon is
+#: translated as a test of Name only when Name is one of these and no other one
+#: begins with it.
+KNOWN_HEADERS = (
+    "Return-Path", "Received", "Received-SPF", "Authentication-Results", "DKIM-Signature",
+    "Date", "From", "Sender", "Reply-To", "To", "Cc", "Bcc", "Message-ID", "In-Reply-To",
+    "References", "Subject", "Comments", "Keywords", "Resent-Date", "Resent-From",
+    "Resent-Sender", "Resent-To", "Resent-Cc", "Resent-Bcc", "Resent-Message-ID",
+    "MIME-Version", "Content-Type", "Content-Transfer-Encoding", "Content-Disposition",
+    "Content-ID", "Content-Description", "Content-Length", "Organization", "Priority",
+    "Importance", "Precedence", "Auto-Submitted", "Delivered-To", "Errors-To",
+    "Disposition-Notification-To", "Mail-Followup-To", "Mail-Reply-To", "Apparently-To",
+    "Apparently-Resent-To", "Original-To", "List-Id", "List-Post", "List-Help",
+    "List-Subscribe", "List-Unsubscribe", "List-Archive", "List-Owner", "Mailing-List",
+    "Status", "X-Status", "X-Keywords", "X-UID", "X-Mailer", "X-Priority", "X-Loop",
+    "X-Original-To", "X-Envelope-To", "X-Envelope-From", "X-Mailing-List", "X-BeenThere",
+    "X-Spam-Flag", "X-Spam-Status", "X-Spam-Level", "X-Spam-Report",
+    "X-Spam-Checker-Version", "X-Virus-Scanned", "X-Virus-Status", "User-Agent",
+)
+
 _SENDER_HEADERS = ("From", "Sender", "Resent-From", "Resent-Sender", "X-Envelope-From")
 _DAEMON_TAIL = (
     "^([^>]*[^(.%@a-z0-9])?(Post(ma?(st(e?r)?|n)|office)|(send)?Mail(er)?|daemon|m(mdf|ajordomo)"
@@ -328,9 +349,18 @@ def _header_branch(toks: list[Tok], comparator: str) -> Translated:
     if not rest or rest[0].kind != "any" or len(names) != 1:
         raise Untranslatable("a header-name prefix without ':' that Sieve cannot enumerate")
     name = names[0]
+    longer = [h for h in KNOWN_HEADERS if h.lower().startswith(name.lower())
+              and h.lower() != name.lower()]
+    if name.lower() not in {h.lower() for h in KNOWN_HEADERS} or longer:
+        # ^X-Spam.*YES means X-Spam-Flag, X-Spam-Status...: a test of a header named
+        # X-Spam would never match; ^Received.* also covers Received-SPF.
+        raise Untranslatable(
+            f"'^{name}' without ':' matches every header whose name begins with '{name}'"
+            + (f" ({', '.join(longer[:4])}{', ...' if len(longer) > 4 else ''})"
+               if longer else "") + ", which Sieve cannot enumerate")
     result = value_test("header", quote(name), rest, comparator)
-    caveat = (f"'^{name}' without ':' also matched other headers whose names begin with "
-              f"'{name}'; only the {name}: header is tested")
+    caveat = (f"'^{name}' without ':' also matched headers whose names begin with "
+              f"'{name}' (no common one does); only the {name}: header is tested")
     if name.lower() == "from" and rest[0].kind == "any":
         env = value_test("envelope :all", quote("from"), rest, comparator)
         result = Translated(f"anyof ({result.test}, {env.test})",

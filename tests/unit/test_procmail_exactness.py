@@ -129,3 +129,13 @@ def test_bracket_expressions_in_the_header_name() -> None:
     for rx in ("^X[-_]*Spam:", "^From[^a-z]bob", "^X(-Spam)*:"):
         result = pattern_test(rx, header=True, body=False, case_sensitive=False)
         assert result.test is None and result.reason, (rx, result.test)
+
+
+def test_a_header_name_prefix_is_only_taken_for_a_name_no_other_one_extends() -> None:
+    # ^X-Spam.*YES is about X-Spam-Flag, X-Spam-Status...: a test of a header named
+    # X-Spam would never match, so it is reported instead.
+    for rx in ("^X-Spam.*YES", "^Received.*example", "^List.*python", "^X-Foo.*bar"):
+        result = pattern_test(rx, header=True, body=False, case_sensitive=False)
+        assert result.test is None and "cannot enumerate" in result.reason, rx
+    to = pattern_test("^To.*alice", header=True, body=False, case_sensitive=False)
+    assert to.test == 'header :contains "To" "alice"' and "only the To: header" in to.caveat
