@@ -53,7 +53,7 @@ class Finding:
         """One human line: ``file:line: severity: reason`` plus the fix."""
         out = f"{self.where()}: {self.severity}: {self.reason}"
         if self.text:
-            out += f"\n    | {self.text.strip()}"
+            out += "".join(f"\n    | {ln}" for ln in self.text.strip().splitlines())
         if self.suggestion:
             out += f"\n    -> {self.suggestion}"
         return out

@@ -114,7 +114,10 @@ def _convert_one_procmail(ctx: Ctx) -> int:
         sys.stdout.write(conv.sieve)
         for f in conv.findings:
             print(f.render(), file=sys.stderr)
-    return EXIT_PERSON if conv.recipes_translated < conv.recipes_total else EXIT_OK
+    # a syntax error that lost rules, a missing include: a person is needed even when
+    # every recipe that was read got translated
+    flagged = any(f.severity in ("warning", "error") for f in conv.findings)
+    return EXIT_PERSON if conv.recipes_translated < conv.recipes_total or flagged else EXIT_OK
 
 
 def cmd_report(ctx: Ctx) -> int:

@@ -12,7 +12,7 @@ import re
 import shlex
 from dataclasses import dataclass, field
 
-from .regex import Translated, pattern_test, python_regex
+from .regex import Translated, pattern_test, python_regex, variable_test
 from .variables import Dynamic, expand, unquote
 
 _WEIGHT = re.compile(r"^(-?\d*\.?\d+)\s*\^\s*(-?\d*\.?\d+)\s*(.*)$", re.S)
@@ -115,6 +115,8 @@ def _variable_test(name: str, rx: str, flags: str, env: dict[str, object]) -> Co
     except Dynamic:
         return CondResult(reason=f"${name} is only known at delivery time (set by a command "
                                  "or a match), so this test cannot be decided in Sieve")
+    if "${" in value:  # a Sieve variable (MATCH after a \/ capture): tested at delivery
+        return _from_translated(variable_test(value, rx, case_sensitive="D" in flags))
     try:
         hit = python_regex(rx, "D" in flags).search(value) is not None
     except re.error as exc:

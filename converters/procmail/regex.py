@@ -11,6 +11,7 @@ otherwise.  Anything else is reported, never approximated silently.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 
@@ -131,7 +132,20 @@ def tokenize(rx: str) -> list[Tok]:
         else:
             toks.append(Tok("lit", c))
         i += 1
-    return toks
+    return _collapse_repeats(toks)
+
+
+def _collapse_repeats(toks: list[Tok]) -> list[Tok]:
+    """``a**``, ``a+?``, ``a?+`` are one repeat in procmail ((a+)? is a*); Cyrus's PCRE
+    refuses ``a**`` and reads ``a+?`` as lazy and ``a?+`` as possessive."""
+    out: list[Tok] = []
+    for t in toks:
+        if t.kind in "*+?" and out and out[-1].kind in "*+?" and len(t.kind) == 1:
+            kinds = {out[-1].kind, t.kind}
+            out[-1] = Tok(kinds.pop() if len(kinds) == 1 else "*")
+        else:
+            out.append(t)
+    return out
 
 
 def split_branches(toks: list[Tok]) -> list[list[Tok]]:
@@ -150,16 +164,39 @@ def split_branches(toks: list[Tok]) -> list[list[Tok]]:
     return out
 
 
+_CLASS_ESCAPE = set("\\]^-[")
+
+
 def _class_ere(text: str) -> str:
-    """A procmail bracket expression as POSIX: backslash escapes become plain characters."""
-    if "\\" not in text:
-        return text
+    """A procmail bracket expression as Cyrus's regex library (PCRE) and Python read it.
+
+    procmail knows no ``[:digit:]`` classes and no escapes but ``\\x`` for x; in
+    PCRE ``[``, ``]``, ``\\``, ``^`` and ``-`` inside brackets must be escaped to
+    stay plain characters.  A reversed range (``z-a``) makes Cyrus refuse the
+    whole script, so it is refused here.
+    """
     neg = text.startswith("[^")
     inner = text[2 if neg else 1 : -1]
-    chars = re.sub(r"\\(.)", r"\1", inner)
-    if "\\" in re.findall(r"\\(.)", inner) or "]" in re.findall(r"\\(.)", inner):
+    escaped = re.findall(r"\\(.)", inner)
+    if "\\" in escaped or "]" in escaped:
         raise Untranslatable(f"escaped ']' or '\\' in the character class {text}")
-    return ("[^" if neg else "[") + chars + "]"
+    chars = re.sub(r"\\(.)", r"\1", inner)
+    out, i = [], 0
+    while i < len(chars):
+        if i + 2 < len(chars) and chars[i + 1] == "-":
+            lo, hi = chars[i], chars[i + 2]
+            if lo > hi:
+                raise Untranslatable(f"the range {lo}-{hi} in {text} is reversed")
+            out.append(_class_char(lo) + "-" + _class_char(hi))
+            i += 3
+        else:
+            out.append(_class_char(chars[i]))
+            i += 1
+    return ("[^" if neg else "[") + "".join(out) + "]"
+
+
+def _class_char(ch: str) -> str:
+    return "\\" + ch if ch in _CLASS_ESCAPE else ch
 
 
 def to_ere(toks: list[Tok], *, allow_eol_end: bool = True,
@@ -179,7 +216,9 @@ def to_ere(toks: list[Tok], *, allow_eol_end: bool = True,
         elif k in "()|*+?":
             if k == "(":
                 groups += 1
-            out.append(k)
+            # procmail matches the part left of \/ as short as it can
+            lazy = k in "*+?" and any(x.kind == "split" for x in toks[idx:])
+            out.append(k + ("?" if lazy else ""))
         elif k == "wbs":
             groups += 1
             out.append(f"(^|{_NON_WORD})")
@@ -255,10 +294,14 @@ def value_test(command: str, names: str, toks: list[Tok], comparator: str) -> Tr
         toks = toks[:-2]
     at_end = bool(toks) and toks[-1].kind == "eol"
     core = toks[:-1] if at_end else toks
+    if any(t.kind == "split" for t in toks) and names.startswith("["):
+        raise Untranslatable(
+            "\\/ with several header names: procmail takes the first match in the header's "
+            "order, Sieve the first name in its list that matches")
     if all(t.kind == "lit" for t in core):
         lit = "".join(t.text for t in core)
         if not lit and not at_end and command == "header":
-            return Translated(f"exists {names}")
+            return Translated(exists_any(names))
         if not anchored and not at_end:
             return Translated(f"{command}{comparator} :contains {names} {quote(lit)}")
         if anchored and at_end:
@@ -271,6 +314,13 @@ def value_test(command: str, names: str, toks: list[Tok], comparator: str) -> Tr
                       capture=capture)
 
 
+def exists_any(names: str) -> str:
+    """``exists`` on a list is true only when *every* header is there: one per name."""
+    if not names.startswith("["):
+        return f"exists {names}"
+    return "anyof (" + ", ".join(f"exists {quote(n)}" for n in json.loads(names)) + ")"
+
+
 def _header_name(toks: list[Tok]) -> tuple[list[str], list[Tok], bool] | None:
     """``Name:`` or ``(A|B):`` after ``^``; returns names, rest, and whether a colon ended it."""
     i = 0
@@ -281,7 +331,11 @@ def _header_name(toks: list[Tok]) -> tuple[list[str], list[Tok], bool] | None:
         if inner is None:
             return None
         names, after, colon = inner
-        return [n for name in names for n in (name, word + name)], after, colon
+        names = list(dict.fromkeys(n for name in names for n in (name, word + name)))
+        if len(names) > _MAX_BRANCHES:
+            raise Untranslatable(f"the header-name alternatives expand to more than "
+                                 f"{_MAX_BRANCHES} header names")
+        return names, after, colon
     if toks and toks[0].kind == "(":
         names, cur = [], ""
         i = 1
@@ -342,6 +396,13 @@ def _header_branch(toks: list[Tok], comparator: str) -> Translated:
         result = value_test("envelope :all", quote("from"), rest[1:], comparator)
         result.requires |= {"envelope"}
         result.caveat = "the From_ line is tested as the envelope sender"
+        try:
+            daemon = _python(rest[1:], bool(comparator)).match("MAILER-DAEMON ") is not None
+        except re.error:
+            daemon = False
+        if daemon and result.test != 'envelope :all :matches "from" "*"':
+            # sendmail writes "From MAILER-DAEMON" for the empty sender of a bounce
+            result.test = f'anyof ({result.test}, envelope :all :is "from" "")'
         return result
     # ^From.*x : header names that merely start with the text, and the From_ line.
     # A bracket expression or group here may still be part of the name (^X[-_]*Spam:):
@@ -349,6 +410,9 @@ def _header_branch(toks: list[Tok], comparator: str) -> Translated:
     if not rest or rest[0].kind != "any" or len(names) != 1:
         raise Untranslatable("a header-name prefix without ':' that Sieve cannot enumerate")
     name = names[0]
+    if Tok("lit", ":") in rest or any(t.kind == "split" for t in rest):
+        raise Untranslatable(f"'^{name}' without ':' followed by a ':' or a \\/: the '.*' may "
+                             "cover the header's own colon, which Sieve's value never holds")
     longer = [h for h in KNOWN_HEADERS if h.lower().startswith(name.lower())
               and h.lower() != name.lower()]
     if name.lower() not in {h.lower() for h in KNOWN_HEADERS} or longer:
@@ -395,7 +459,11 @@ def _macro(rx: str, comparator: str) -> Translated | None:
                 raise Untranslatable(f"an alternation after {macro}")
             names = string_list(TO_HEADERS)
             if not rest:
-                return Translated(f"exists {names}")
+                return Translated(exists_any(names))
+            if any(t.kind == "split" for t in rest):
+                raise Untranslatable(
+                    f"\\/ after {macro}: procmail takes the first match in the header's "
+                    "order, Sieve the first of the recipient headers in its list")
             ere, capture = to_ere(rest)
             return Translated(
                 f"header{comparator} :regex {names} {quote(f'(^|{boundary})' + ere)}",
@@ -474,12 +542,24 @@ def _raw_only(toks: list[Tok]) -> None:
             raise Untranslatable(
                 "the pattern looks at the encoding of RFC 2047 encoded words ('?B?', "
                 "'?Q?'), which Sieve never sees: Cyrus decodes every header first")
+    text = "".join(t.text for t in toks if t.kind == "lit").lower()
+    named = [c for c in _CHARSETS if c in text]
+    if named:
+        raise Untranslatable(
+            f"the pattern names the charset {named[0]}: in a header it can only be "
+            "the charset of an RFC 2047 encoded word, which Sieve never sees (Cyrus "
+            "decodes every header first)")
     if any(ord(ch) > 127 for t in toks for ch in t.text):
         raise Untranslatable(
             "8-bit characters in a header pattern: their bytes depend on the charset the rc "
             "file was written in, Sieve compares decoded UTF-8 text, and Cyrus stores raw "
             "8-bit header bytes as 'X'")
 
+
+#: Charset names: in a header pattern they can only be about RFC 2047 words.
+_CHARSETS = ("gb2312", "gbk", "gb18030", "big5", "iso-2022", "euc-kr", "euc-jp", "euc-cn",
+             "ks_c_5601", "koi8", "shift_jis", "shift-jis", "sjis", "windows-125", "cp125",
+             "iso-8859", "hz-gb", "tis-620", "us-ascii", "utf-8")
 
 #: Most header-name alternatives one pattern may expand into.
 _MAX_BRANCHES = 64
@@ -522,10 +602,14 @@ def distribute(toks: list[Tok]) -> list[list[Tok]]:
 
 
 def _expand(head: list[Tok], alts: list[list[Tok]], tail: list[Tok]) -> list[list[Tok]]:
-    out = [d for alt in alts for d in distribute(head + alt + tail)]
-    if len(out) > _MAX_BRANCHES:
-        raise Untranslatable(f"the header-name alternatives expand to more than "
-                             f"{_MAX_BRANCHES} header tests")
+    out: list[list[Tok]] = []
+    for alt in alts:
+        for d in distribute(head + alt + tail):
+            if d not in out:
+                out.append(d)
+            if len(out) > _MAX_BRANCHES:
+                raise Untranslatable(f"the header-name alternatives expand to more than "
+                                     f"{_MAX_BRANCHES} header tests")
     return out
 
 
@@ -539,8 +623,28 @@ def _group_end(toks: list[Tok], start: int) -> int:
     raise Untranslatable("unbalanced parentheses")
 
 
+def variable_test(value: str, rx: str, *, case_sensitive: bool) -> Translated:
+    """``VAR ?? rx`` where VAR holds a Sieve variable (``${MATCH}``): a ``string`` test."""
+    comparator = ' :comparator "i;octet"' if case_sensitive else ""
+    try:
+        toks = tokenize(rx)
+        anchored = bool(toks) and toks[0].kind == "bol"
+        toks = toks[1:] if anchored else toks
+        if any(t.kind == "split" for t in toks):
+            raise Untranslatable("\\/ in a test of a variable")
+        ere, _ = to_ere(toks)
+    except Untranslatable as exc:
+        return Translated(None, reason=f"{rx!r} on a value known only at delivery: {exc}")
+    return Translated(f"string{comparator} :regex {quote(value)} "
+                      f"{quote(('^' if anchored else '') + ere)}", {"variables", "regex"})
+
+
 def _body_branch(toks: list[Tok], comparator: str) -> Translated:
     """B: literal text -> ``body :raw :contains``; other patterns -> ``:regex`` with a caveat."""
+    if any(ord(ch) > 127 for t in toks for ch in t.text):
+        raise Untranslatable(
+            "8-bit characters in a body pattern: procmail compared the bytes of the rc file's "
+            "charset with the mail's, the Sieve script is UTF-8")
     core = list(toks)
     if len(core) >= 2 and core[0].kind == "any" and core[1].kind == "*":
         core = core[2:]
@@ -575,8 +679,12 @@ def _matches_empty(rx: str, case_sensitive: bool) -> bool:
 
 def python_regex(rx: str, case_sensitive: bool) -> re.Pattern[str]:
     """A Python regex with procmail's meaning, for values known while translating."""
+    return _python(tokenize(rx), case_sensitive)
+
+
+def _python(toks: list[Tok], case_sensitive: bool) -> re.Pattern[str]:
     out = []
-    for t in tokenize(rx):
+    for t in toks:
         k = t.kind
         if k == "lit":
             out.append(re.escape(t.text))

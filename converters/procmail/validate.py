@@ -1,7 +1,8 @@
 """Check a generated script with sievelib, the parser ManageSieve clients use.
 
 sievelib 1.6 does not know the editheader (RFC 5293) and duplicate
-(RFC 7352) commands the translation uses, so their grammar is registered
+(RFC 7352) commands nor the variables ``string`` test (RFC 5229) the
+translation uses, so their grammar is registered
 here, as sievelib's ``add_commands`` intends; Cyrus' own compiler stays the
 final judge (tests/unit/test_procmail_cyrus_compile.py).
 """
@@ -53,7 +54,19 @@ class DuplicateCommand(commands.TestCommand):
     ]
 
 
-commands.add_commands([AddheaderCommand, DeleteheaderCommand, DuplicateCommand])
+class StringCommand(commands.TestCommand):
+    """``string [MATCH-TYPE] [COMPARATOR] <source> <key-list>`` (RFC 5229 section 5)."""
+
+    extension = "variables"
+    args_definition = [
+        commands.comparator,
+        commands.match_type,
+        {"name": "source", "type": ["string", "stringlist"], "required": True},
+        {"name": "key-list", "type": ["string", "stringlist"], "required": True},
+    ]
+
+
+commands.add_commands([AddheaderCommand, DeleteheaderCommand, DuplicateCommand, StringCommand])
 
 
 def sieve_error(text: str) -> str | None:

@@ -69,21 +69,25 @@ def test_header_name_alternatives_are_multiplied_out() -> None:
     assert result.test == (
         'anyof (header :regex "Sender" "(postmaster|daemon)", '
         'header :regex "From" "(postmaster|daemon)", '
-        'envelope :all :regex "from" "(postmaster|daemon)")')
+        'anyof (envelope :all :regex "from" "(postmaster|daemon)", '
+        'envelope :all :is "from" ""))')
     nested = pattern_test("^(X-(Loop: me|Diagnostic:)|x-command:)", header=True, body=False,
                           case_sensitive=False)
     assert nested.test == ('anyof (header :matches "X-Loop" "me*", exists "X-Diagnostic", '
                            'exists "x-command")')
-    # (A|B): stays one test, so a capture after it still works.
-    capture = pattern_test("^(From|To):.*\\/[a-z]+", header=True, body=False,
-                           case_sensitive=False)
-    assert capture.test == 'header :regex ["From", "To"] "([a-z]+)"' and capture.capture == 1
+    # A capture over several names is refused: procmail takes the first match in the
+    # header's order, Sieve the first name in its list.
+    for rx in ("^(From|To):.*\\/[a-z]+", "^TO_\\/[a-z]+", "^From.*\\/[a-z]+"):
+        capture = pattern_test(rx, header=True, body=False, case_sensitive=False)
+        assert capture.test is None and capture.reason, rx
 
 
 def test_header_presence_and_envelope_and_body_tests_stay_exact() -> None:
     for rx, expected in (("^Subject:", 'exists "Subject"'),
                          ("^X-Spam-Flag:.*", 'exists "X-Spam-Flag"'),
-                         ("^From .*daemon", 'envelope :all :contains "from" "daemon"')):
+                         ("^From .*daemon", 'anyof (envelope :all :contains "from" '
+                                            '"daemon", envelope :all :is "from" "")'),
+                         ("^From bob", 'envelope :all :matches "from" "bob*"')):
         result = pattern_test(rx, header=True, body=False, case_sensitive=False)
         assert result.test == expected, rx
     body = pattern_test("money", header=False, body=True, case_sensitive=False)
@@ -139,3 +143,34 @@ def test_a_header_name_prefix_is_only_taken_for_a_name_no_other_one_extends() ->
         assert result.test is None and "cannot enumerate" in result.reason, rx
     to = pattern_test("^To.*alice", header=True, body=False, case_sensitive=False)
     assert to.test == 'header :contains "To" "alice"' and "only the To: header" in to.caveat
+
+
+def test_presence_of_one_of_several_headers_is_anyof_exists() -> None:
+    # Sieve's exists on a list is true only when every header is there.
+    for rx, expected in (("^(To|Cc):", 'anyof (exists "To", exists "Cc")'),
+                         ("^(X-)?Spam-Flag:", 'anyof (exists "Spam-Flag", exists "X-Spam-Flag")')):
+        assert pattern_test(rx, header=True, body=False, case_sensitive=False).test == expected
+    assert pattern_test("^TO_", header=True, body=False,
+                        case_sensitive=False).test.startswith('anyof (exists "To", exists "Cc"')
+
+
+def test_regexes_are_written_for_cyrus_pcre() -> None:
+    # procmail has no [:digit:] classes: the brackets are plain characters to it.
+    cls = pattern_test("^Subject:.*[[:digit:]]", header=True, body=False, case_sensitive=False)
+    assert cls.test == 'header :regex "Subject" "[\\\\[:digit:]\\\\]"'
+    # a** and a?+ are a* to procmail; PCRE refuses the first, reads the second possessive.
+    for rx in ("^Subject:.*xa**b", "^Subject:.*xa?+b", "^Subject:.*xa+?b"):
+        assert pattern_test(rx, header=True, body=False,
+                            case_sensitive=False).test == 'header :regex "Subject" "xa*b"', rx
+    rev = pattern_test("^Subject:.*[z-a]", header=True, body=False, case_sensitive=False)
+    assert rev.test is None and "reversed" in rev.reason
+    # left of \/ procmail matches as little as it can
+    lazy = pattern_test("^Subject: [a-z]*\\/[a-z]+", header=True, body=False,
+                        case_sensitive=False)
+    assert lazy.test == 'header :regex "Subject" "^[a-z]*?([a-z]+)"'
+
+
+def test_charset_names_in_header_patterns_are_reported() -> None:
+    for rx in ("^Subject:.*=?gb2312?", "^Subject:.*big5", "^From:.*iso-2022-jp"):
+        result = pattern_test(rx, header=True, body=False, case_sensitive=False)
+        assert result.test is None and "charset" in result.reason, rx
