@@ -18,7 +18,8 @@ _X_STATUS = {"A": "\\Answered", "F": "\\Flagged", "D": "\\Deleted", "T": "\\Draf
 #: Order in which system flags are listed.
 SYSTEM_FLAGS = ("\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft")
 #: An IMAP atom (RFC 3501 atom-char: no CTL, space, ``(){%*"\]``) not starting with ``\``.
-_ATOM = re.compile(r"[^\x00-\x20\x7f(){%*\"\\\]][^\x00-\x20\x7f(){%*\"\\\]]*")
+#: ASCII only: a keyword is sent as an atom, and IMAP4rev1 atoms have no 8-bit bytes.
+_ATOM = re.compile(r"[!#$&'+-\[^-z|}~][!#$&'+-\[^-z|}~]*")
 _SPLIT = re.compile(r"[\s,]+")
 
 

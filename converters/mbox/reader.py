@@ -128,13 +128,15 @@ def _build(raw: RawMessage, unescape_mboxrd: bool) -> _Built:
 
 
 def _is_pseudo(raw: RawMessage, built: _Built) -> bool:
-    """The UW c-client folder bookkeeping message: first in the file, with an X-IMAP header
-    (or, if that was lost, its subject and MAILER-DAEMON as sender)."""
+    """The UW c-client folder bookkeeping message: first in the file, with c-client's
+    subject ("DON'T DELETE THIS MESSAGE -- FOLDER INTERNAL DATA") and an X-IMAP header
+    or MAILER-DAEMON as sender.  Either sign alone is not enough: a real first message
+    may carry X-IMAP (c-client's header, hidden from it, not the message) or be a
+    bounce quoting that subject, and a message wrongly taken for it would be lost."""
     if raw.offset != 0 or raw.junk or raw.stamp is None:
         return False
-    return b"x-imap" in built.metadata or (
-        raw.stamp.sender == b"MAILER-DAEMON"
-        and PSEUDO_SUBJECT in built.first.get(b"subject", b""))
+    return PSEUDO_SUBJECT in built.first.get(b"subject", b"") and (
+        b"x-imap" in built.metadata or raw.stamp.sender == b"MAILER-DAEMON")
 
 
 def _finding(display: str, raw: RawMessage, note: Note) -> Finding:

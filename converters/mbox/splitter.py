@@ -67,6 +67,11 @@ class RawMessage:
     content_length_end: int | None = None
 
 
+#: A From_ line whose date did not parse but that has a sender and a time of day
+#: ("From bob Do Okt  1 10:00:00 2026"); "From Russia with love" has neither.
+_ODD_STAMP = re.compile(rb"From \S+ .*\b\d{1,2}:\d{2}")
+
+
 def _content_length_fits(f: BinaryIO, target: int, size: int) -> bool:
     """True when ``target`` is end of file or the start of a separator (after one blank line).
 
@@ -190,6 +195,13 @@ def split_messages(f: BinaryIO, *, start: int, first_line: int, size: int) -> It
             at_length_end = msg.content_length_end == off
             inside_length = msg.content_length_end is not None and off < msg.content_length_end
             stamp = parse_from_line(line)
+            odd = (stamp is None and last_blank is not None and not inside_length
+                   and not msg.junk and _ODD_STAMP.match(line) is not None
+                   and _header_follows(f))
+            if odd:  # an empty line before, a time of day, a header after: a separator
+                words = line.split()
+                stamp = FromStamp(sender=words[1] if len(words) > 1 else b"-", when=None,
+                                  zone=None)
             unspaced = (stamp is not None and not inside_length and last_blank is None
                         and not msg.junk and not at_length_end and _header_follows(f))
             if stamp is not None and not inside_length and (
@@ -209,6 +221,15 @@ def split_messages(f: BinaryIO, *, start: int, first_line: int, size: int) -> It
                 if carried:
                     new.offset = msg.offset
                     new.notes.extend(carried)
+                if odd:
+                    new.notes.append(Note(
+                        "mbox-odd-from",
+                        "the date of this From_ line could not be read, but an empty line "
+                        "comes before it and a header after it, so a new message starts here; "
+                        "its date is taken from its Received or Date header",
+                        "check that this and the previous message are whole",
+                        severity="warning",
+                    ))
                 if unspaced:
                     new.notes.append(Note(
                         "mbox-unspaced-from",

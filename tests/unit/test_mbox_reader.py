@@ -366,3 +366,54 @@ def test_unknown_zone_on_from_line_is_reported(tmp_path):
     (msg,) = read_mbox(path, default_tz=timezone(timedelta(hours=3)))
     assert msg.internaldate == datetime(2001, 1, 1, 7, 0, tzinfo=UTC)
     assert codes(msg) == ["mbox-date-zone"] and "'XYZ'" in msg.findings[0].reason
+
+
+def test_a_first_message_with_x_imap_but_not_the_folder_data_subject_is_copied(tmp_path):
+    # c-client's pseudo message has its subject; a real message that merely carries
+    # X-IMAP (or quotes the subject in a bounce from someone else) is mail.
+    path = tmp_path / "box"
+    path.write_bytes(b"From bob@x.org Thu Oct  1 10:00:00 2026\nX-IMAP: 1234567890 0000000002\n"
+                     b"Subject: real\n\nimportant\n")
+    [msg] = read_mbox(path)
+    assert msg.data == b"Subject: real\r\n\r\nimportant\r\n"
+    path.write_bytes(b"From bob@x.org Thu Oct  1 10:00:00 2026\nSubject: Re: DON'T DELETE "
+                     b"THIS MESSAGE -- FOLDER INTERNAL DATA\n\nwhat is this?\n")
+    [msg] = read_mbox(path)
+    assert msg.data.endswith(b"what is this?\r\n")
+
+
+def test_eight_bit_keywords_are_reported_not_sent(tmp_path):
+    # IMAP atoms are ASCII: a keyword such as 'café' would break the APPEND command.
+    path = tmp_path / "box"
+    path.write_bytes("From bob@x.org Thu Oct  1 10:00:00 2026\nX-Keywords: café work\n"
+                     "Subject: s\n\nbody\n".encode() + b"From bob@x.org Thu Oct  1 10:00:00 "
+                     b"2026\nX-Keywords: caf\xe9 $Label1\nSubject: t\n\nbody\n")
+    first, second = read_mbox(path)
+    assert first.flags == ("work",) and second.flags == ("$Label1",)
+    for msg in (first, second):
+        [note] = [f for f in msg.findings if f.code == "mbox-keyword"]
+        assert "caf" in note.reason
+
+
+@pytest.mark.parametrize("stamp", [b"Thu Oct  1 10:00:60 2026", b"Thu Oct  1 10:00:00.5 2026",
+                                   b"Thu Oct  1 10:00:00 2026 +0200 (CEST)",
+                                   b"Do Okt  1 10:00:00 2026", b"2026-10-01T10:00:00Z"])
+def test_a_separator_with_an_odd_date_still_starts_a_message(tmp_path, stamp):
+    # An empty line before and a header after: a new message, with a warning, not the
+    # tail of the previous one.
+    path = tmp_path / "box"
+    path.write_bytes(b"From a@x.org Thu Oct  1 09:00:00 2026\nSubject: one\n\nfirst\n\n"
+                     b"From bob@x.org " + stamp + b"\nSubject: two\n"
+                     b"Date: Thu, 01 Oct 2026 10:00:00 +0000\n\nsecond\n")
+    first, second = read_mbox(path)
+    assert first.data.endswith(b"first\r\n") and second.data.endswith(b"second\r\n")
+    assert [f.code for f in second.findings if f.severity == "warning"] == ["mbox-odd-from"]
+    assert second.internaldate == datetime(2026, 10, 1, 10, 0, tzinfo=UTC)
+
+
+def test_prose_starting_with_from_stays_in_the_body(tmp_path):
+    path = tmp_path / "box"
+    path.write_bytes(b"From a@x.org Thu Oct  1 09:00:00 2026\nSubject: one\n\nfirst\n\n"
+                     b"From my side, all is well.\nregards\n")
+    [msg] = read_mbox(path)
+    assert msg.data.endswith(b"From my side, all is well.\r\nregards\r\n")
