@@ -293,24 +293,27 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(ctx)
     except InputError as exc:
-        print(f"mailmigrate: {exc}", file=sys.stderr)
-        return EXIT_INPUT
+        return _fail(ctx, str(exc), EXIT_INPUT)
     except UnknownDomain as exc:
-        print(f"mailmigrate: {exc}", file=sys.stderr)
-        return EXIT_INPUT
+        return _fail(ctx, str(exc), EXIT_INPUT)
     except OPERATIONAL_ERRORS as exc:
-        print(f"mailmigrate: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return EXIT_FAIL
+        return _fail(ctx, f"{type(exc).__name__}: {exc}", EXIT_FAIL)
     except KeyboardInterrupt:
         # Every step records what it finished before going on, so a re-run resumes.
-        print(f"mailmigrate: interrupted; run 'mailmigrate {args.command}' again to go on",
-              file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return _fail(ctx, f"interrupted; run 'mailmigrate {args.command}' again to go on",
+                     EXIT_INTERRUPTED)
     except Exception as exc:  # noqa: BLE001 - the last line of defence, named precisely
-        print(f"mailmigrate: internal error {type(exc).__name__}: {exc} "
-              f"(at {_origin(exc)}); this is a bug in mailmigrate, please report it",
-              file=sys.stderr)
-        return EXIT_FAIL
+        return _fail(ctx, f"internal error {type(exc).__name__}: {exc} (at {_origin(exc)}); "
+                          "this is a bug in mailmigrate, please report it", EXIT_FAIL)
+
+
+def _fail(ctx: Ctx, message: str, code: int) -> int:
+    """One line on stderr; with ``--json`` also ``{"error", "exit"}`` on stdout, so a
+    script reading stdout gets a document whatever happened."""
+    print(f"mailmigrate: {message}", file=sys.stderr)
+    if ctx.json:
+        print(json.dumps({"error": message, "exit": code}))
+    return code
 
 
 def _origin(exc: BaseException) -> str:

@@ -56,7 +56,11 @@ def connect(cfg: CyrusConfig, user: str | None = None, timeout: float = 300) -> 
     the authenticated user, so an admin login would mark mail seen for the
     admin and leave the user with everything unread.
     """
-    client = IMAPClient(cfg.host, port=cfg.imap_port, ssl=cfg.ssl, timeout=timeout)
+    try:
+        client = IMAPClient(cfg.host, port=cfg.imap_port, ssl=cfg.ssl, timeout=timeout)
+    except OSError as exc:  # name the server: "Connection refused" alone says nothing
+        raise ConnectionError(f"Cyrus IMAP at {cfg.host}:{cfg.imap_port}: "
+                              f"{exc.strerror or exc}") from exc
     sock = client.socket()
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     if cfg.starttls and not cfg.ssl:

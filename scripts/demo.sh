@@ -27,6 +27,7 @@ mm convert
 echo; echo "== dry-run report (exit status 3 means: items need a person)"
 mm report --domain "$domain" || [ $? -eq 3 ]
 mm copy --domain "$domain"
+mm verify --domain "$domain"
 mm sieve --domain "$domain"
 mm cutover "$domain"
 mm status

@@ -285,7 +285,13 @@ def _glob_escape(s: str) -> str:
 
 def value_test(command: str, names: str, toks: list[Tok], comparator: str) -> Translated:
     """A test of header values (or envelope parts) against the tokens after ``Name:``."""
-    toks = _strip_leading_ws(toks)
+    stripped = _strip_leading_ws(toks)
+    if toks and not stripped and command == "header" and any(
+            _is_ws_atom(t) and (i + 1 == len(toks) or toks[i + 1].kind not in "*?")
+            for i, t in enumerate(toks)):
+        raise Untranslatable("the pattern tests only the whitespace after the colon, which "
+                             "Sieve removes from every header value")
+    toks = stripped
     anchored = True
     if len(toks) >= 2 and toks[0].kind == "any" and toks[1].kind == "*":
         toks, anchored = toks[2:], False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -46,3 +47,11 @@ def test_unknown_domain(tmp_path: Path, capsys):
 def test_password_never_from_argv(tmp_path: Path):
     with pytest.raises(SystemExit):
         main(["--password", "secret", "status"])
+
+
+def test_errors_with_json_still_print_a_json_document(tmp_path: Path, capsys):
+    missing = tmp_path / "missing.rc"
+    assert main(["convert", "procmail", str(missing), "--json"]) == 2
+    out, err = capsys.readouterr()
+    assert json.loads(out) == {"error": f"{missing}: no such file", "exit": 2}
+    assert "no such file" in err

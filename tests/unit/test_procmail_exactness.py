@@ -174,3 +174,11 @@ def test_charset_names_in_header_patterns_are_reported() -> None:
     for rx in ("^Subject:.*=?gb2312?", "^Subject:.*big5", "^From:.*iso-2022-jp"):
         result = pattern_test(rx, header=True, body=False, case_sensitive=False)
         assert result.test is None and "charset" in result.reason, rx
+
+
+def test_a_pattern_of_only_the_whitespace_after_the_colon_is_reported() -> None:
+    # Sieve trims every header value: '^Subject:<TAB>' would become 'exists'.
+    result = pattern_test("^Subject:\t", header=True, body=False, case_sensitive=False)
+    assert result.test is None and "whitespace" in result.reason
+    assert pattern_test("^Subject: *", header=True, body=False,
+                        case_sensitive=False).test == 'exists "Subject"'
