@@ -115,7 +115,7 @@ def _variable_test(name: str, rx: str, flags: str, env: dict[str, object]) -> Co
     except Dynamic:
         return CondResult(reason=f"${name} is only known at delivery time (set by a command "
                                  "or a match), so this test cannot be decided in Sieve")
-    if "${" in value:  # a Sieve variable (MATCH after a \/ capture): tested at delivery
+    if value == "${MATCH}":  # the Sieve variable a \/ capture set: tested at delivery
         return _from_translated(variable_test(value, rx, case_sensitive="D" in flags))
     try:
         hit = python_regex(rx, "D" in flags).search(value) is not None

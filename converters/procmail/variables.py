@@ -112,6 +112,12 @@ def unquote(value: str, env: dict[str, object]) -> str:
         elif c == "\\" and i + 1 < n:
             out.append("" if value[i + 1] == "\n" else value[i + 1])
             i += 2
+        elif value.startswith("${", i) and value.find("}", i) > 0:
+            # ${VAR:-"word"}: the quotes belong to the word, not to the value around it
+            j = value.find("}", i)
+            ref = value[i : j + 1]
+            out.append(expand(ref.replace('"', "").replace("'", ""), env))
+            i = j + 1
         else:
             j = i
             while j < n and value[j] not in "'\"`\\":

@@ -182,3 +182,15 @@ def test_a_pattern_of_only_the_whitespace_after_the_colon_is_reported() -> None:
     assert result.test is None and "whitespace" in result.reason
     assert pattern_test("^Subject: *", header=True, body=False,
                         case_sensitive=False).test == 'exists "Subject"'
+
+
+def test_a_default_in_quotes_is_the_value(tmp_path: Path) -> None:
+    # JA_VAC = ${JA_VAC:-"no"} is "no": the quotes belong to the word inside ${...}
+    from converters.procmail.variables import unquote
+    assert unquote('${JA_VAC:-"no"}', {}) == "no"
+    assert unquote('${JA_VAC:-"no"}', {"JA_VAC": "yes"}) == "yes"
+    rc = 'JA_VAC = ${JA_VAC:-"no"}\n:0\n* JA_VAC ?? yes\n/dev/null\n'
+    result = _convert(tmp_path, rc)
+    assert (result.recipes_total, result.recipes_translated) == (1, 1)
+    assert "discard" not in "\n".join(ln for ln in result.sieve.splitlines()
+                                      if not ln.lstrip().startswith("#"))
