@@ -79,20 +79,38 @@ class Config:
     source: str = ""
 
 
-def _section(data: dict, name: str, cls: type, source: str):
+def _key_lines(text: str) -> dict[tuple[str, str], int]:
+    """(section, key) -> line of the config file, so an error can name the line."""
+    lines: dict[tuple[str, str], int] = {}
+    section = ""
+    for number, line in enumerate(text.splitlines(), 1):
+        head = re.match(r"\s*\[\s*([^\]]+?)\s*\]", line)
+        key = re.match(r"\s*([A-Za-z0-9_-]+)\s*=", line)
+        if head:
+            section = head.group(1)
+        elif key:
+            lines.setdefault((section, key.group(1)), number)
+    return lines
+
+
+def _section(data: dict, name: str, cls: type, source: str,
+             lines: dict[tuple[str, str], int]):
     raw = data.get(name, {})
     if not isinstance(raw, dict):
-        raise InputError(source, None, f"[{name}] must be a table")
+        raise InputError(source, lines.get(("", name)), f"[{name}] must be a table")
     known = set(cls.__dataclass_fields__)
     unknown = sorted(set(raw) - known)
     if unknown:
-        raise InputError(source, None, f"[{name}]: unknown key(s) {', '.join(unknown)}")
+        raise InputError(source, lines.get((name, unknown[0])),
+                         f"[{name}]: unknown key(s) {', '.join(unknown)}")
     for key, value in raw.items():
-        _check_type(source, f"[{name}] {key}", value, cls.__dataclass_fields__[key].type)
+        _check_type(source, f"[{name}] {key}", value, cls.__dataclass_fields__[key].type,
+                    lines.get((name, key)))
     return cls(**raw)
 
 
-def _check_type(source: str, what: str, value: object, annotation: object) -> None:
+def _check_type(source: str, what: str, value: object, annotation: object,
+                line: int | None = None) -> None:
     """Refuse a value of the wrong TOML type (a port given as "143", a path as 5).
 
     Without this the wrong type surfaces much later, deep in a socket or path
@@ -102,11 +120,11 @@ def _check_type(source: str, what: str, value: object, annotation: object) -> No
     if wanted is None:
         return
     if isinstance(value, bool) and wanted is not bool or not isinstance(value, wanted):
-        raise InputError(source, None, f"{what} must be {_TYPE_WORDS[str(annotation)]}, "
+        raise InputError(source, line, f"{what} must be {_TYPE_WORDS[str(annotation)]}, "
                          f"not {type(value).__name__} {value!r}")
     if str(annotation) == "int" and value < 1:
         # Every whole number here is a port, a count or a size: 0 means nothing works.
-        raise InputError(source, None, f"{what} must be at least 1, not {value}")
+        raise InputError(source, line, f"{what} must be at least 1, not {value}")
 
 
 _TYPE_WORDS = {"str": "a string", "int": "a whole number", "float": "a number",
@@ -120,6 +138,7 @@ def load_config(path: Path | None, db_override: str | None = None) -> Config:
     a default (say, the production Postfix) is worse than a refusal.
     """
     data: dict = {}
+    lines: dict[tuple[str, str], int] = {}
     base = Path.cwd()
     source = "(defaults)"
     if path is not None:
@@ -128,6 +147,7 @@ def load_config(path: Path | None, db_override: str | None = None) -> Config:
         try:
             raw = path.read_bytes()
             data = tomllib.loads(raw.decode("utf-8"))
+            lines = _key_lines(raw.decode("utf-8"))
         except UnicodeDecodeError as exc:
             raise InputError(source, raw[: exc.start].count(b"\n") + 1,
                              "not UTF-8 text: a TOML file must be UTF-8") from exc
@@ -151,19 +171,19 @@ def load_config(path: Path | None, db_override: str | None = None) -> Config:
         if not isinstance(table, dict):
             raise InputError(source, None, f"[{name}] must be a table")
         for key, value in table.items():
-            _check_type(source, f"[{name}] {key}", value, "str")
+            _check_type(source, f"[{name}] {key}", value, "str", lines.get((name, key)))
     if "root" not in site:
         raise InputError(source, None, "[site] root is required (the old server's file tree)")
     db_url = db_override or tracker.get("db") or f"sqlite:///{resolve('mailmigrate.db')}"
     if db_url.startswith("sqlite:///") and not db_url.startswith("sqlite:////"):
         db_url = f"sqlite:///{resolve(db_url[len('sqlite:///'):])}"
-    cyrus = _section(data, "cyrus", CyrusConfig, source)
+    cyrus = _section(data, "cyrus", CyrusConfig, source, lines)
     if cyrus.password_file:
         cyrus = replace(cyrus, password_file=str(resolve(cyrus.password_file)))
-    postfix = _section(data, "postfix", PostfixConfig, source)
+    postfix = _section(data, "postfix", PostfixConfig, source, lines)
     postfix = replace(postfix, config_dir=str(resolve(postfix.config_dir)),
                       routing_db=str(resolve(postfix.routing_db)))
-    mapping = _section(data, "folders", FolderMapping, source)
+    mapping = _section(data, "folders", FolderMapping, source, lines)
     return Config(
         site_root=resolve(site["root"]),
         db_url=db_url,

@@ -55,3 +55,13 @@ def test_errors_with_json_still_print_a_json_document(tmp_path: Path, capsys):
     out, err = capsys.readouterr()
     assert json.loads(out) == {"error": f"{missing}: no such file", "exit": 2}
     assert "no such file" in err
+
+
+def test_a_wrong_value_in_the_config_names_its_line(tmp_path: Path, capsys):
+    config = tmp_path / "c.toml"
+    config.write_text('[site]\nroot = "x"\n\n[cyrus]\nhost = "h"\nimap_port = "abc"\n')
+    rc, err = run(capsys, "--config", str(config), "status")
+    assert rc == 2 and f"{config}:6: [cyrus] imap_port must be a whole number" in err
+    config.write_text('[site]\nroot = "x"\n[cyrus]\nimap_prot = 143\n')
+    rc, err = run(capsys, "--config", str(config), "status")
+    assert rc == 2 and f"{config}:4: [cyrus]: unknown key(s) imap_prot" in err
