@@ -64,7 +64,8 @@ def cmd_inventory(ctx: Ctx) -> int:
     with open_tracker(ctx.cfg.db_url) as session:
         site, by_domain = run_inventory(ctx.cfg, session)
     data = {"domains": by_domain, "findings": len(site.findings)}
-    text = "\n".join(f"{d}: {len(u)} user(s): {', '.join(u)}" for d, u in by_domain.items())
+    text = "\n".join(f"{d}: {len(u)} user(s)" + (f": {', '.join(u)}" if u else "")
+                     for d, u in by_domain.items())
     ctx.emit(data, text)
     return EXIT_OK
 
