@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from .sieve import quote, string_list
 from .targets import Site, resolve
-from .variables import DYNAMIC, Dynamic, expand, unquote
+from .variables import DYNAMIC, Dynamic, expand, unquote, unset_names, unset_reason
 
 _SPAM = re.compile(r"(^|[/\s(])(spamc|spamassassin)\b")
 _AUTOREPLY = re.compile(r"formail\b[^|]*\s-[A-Za-z]*r")
@@ -279,10 +279,12 @@ def _formail_edit(cmd: str, flags: str, env: dict[str, object]) -> Plan | None:
             add = f"if not exists {quote(name)} {{ {add} }}"
         if add:
             statements.append(add)
+    notes = [Note("info", unset_reason(name), code="procmail-unset")
+             for name in unset_names(cmd, env)]
     return Plan(statements=statements, requires={"editheader"}, notes=[Note(
         "info", "the formail header edit becomes editheader (addheader :last / deleteheader), "
         "which later tests and the delivered message see, as they saw formail's output",
-        code="procmail-editheader")])
+        code="procmail-editheader"), *notes])
 
 
 def _duplicate(cmd: str, flags: str, env: dict[str, object]) -> Plan | None:

@@ -78,6 +78,20 @@ def expand(text: str, env: dict[str, object]) -> str:
     return out.replace("$\\", "$")
 
 
+def unset_names(text: str, env: dict[str, object]) -> list[str]:
+    """Variables ``text`` refers to plainly (no ``:-`` default) that nothing has set."""
+    return list(dict.fromkeys(
+        name for m in _REF.finditer(text)
+        if (name := m.group("braced") or m.group("plain")) and not m.group("op")
+        and name not in env))
+
+
+def unset_reason(name: str) -> str:
+    """Why an unset variable deserves a note: procmail would read it from its environment."""
+    return (f"${name} is not set in the rc file, so it expands to nothing here, as in "
+            "procmail unless the environment sendmail gave procmail set it")
+
+
 def unquote(value: str, env: dict[str, object]) -> str:
     """The value of an assignment's right-hand side: quotes removed, variables expanded.
 

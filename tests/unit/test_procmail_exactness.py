@@ -194,3 +194,10 @@ def test_a_default_in_quotes_is_the_value(tmp_path: Path) -> None:
     assert (result.recipes_total, result.recipes_translated) == (1, 1)
     assert "discard" not in "\n".join(ln for ln in result.sieve.splitlines()
                                       if not ln.lstrip().startswith("#"))
+
+
+def test_an_unset_variable_is_noted(tmp_path: Path) -> None:
+    # procmail expands it to nothing too, but sendmail's environment may have set it.
+    result = _convert(tmp_path, ":0\n* $ ^X-Loop: $listaddr\n/dev/null\n")
+    [note] = [f for f in result.findings if "$listaddr is not set" in f.reason]
+    assert note.severity == "info" and note.line == 1
