@@ -13,7 +13,7 @@ from pathlib import Path
 from converters.finding import Finding
 from converters.folders import DEFAULT_MAPPING, FolderMapping
 
-from .actions import vacation_message, vacation_statement
+from .actions import MAILBOX, vacation_message, vacation_statement
 from .forward import ForwardFile, parse_forward
 from .parser import parse_file
 from .sieve import quote
@@ -134,7 +134,13 @@ def _forward_statements(tr: Translator, fwd: ForwardFile, local_procmail: bool) 
     run_rc = False
     for e in fwd.entries:
         src = f"# from {e.pos.file}:{e.pos.line}"
-        if e.kind == "address":
+        if e.kind == "address" and not MAILBOX.fullmatch(e.value):
+            tr.finding("warning", e.pos.file, e.pos.line, e.value, f"{e.value!r} is not "
+                       "user@domain: sendmail delivered it on the old host, and Cyrus refuses "
+                       "the whole script for a redirect without a domain",
+                       f"write the full address ({e.value}@your-domain) by hand",
+                       "forward-address")
+        elif e.kind == "address":
             s.requires.add("copy")
             s.add(f"redirect :copy {quote(e.value)};  {src}")
         elif e.kind == "self":
@@ -157,6 +163,11 @@ def _forward_statements(tr: Translator, fwd: ForwardFile, local_procmail: bool) 
         else:
             tr.finding("warning", e.pos.file, e.pos.line, e.value, f"a .forward {e.kind} "
                        "entry has no Sieve equivalent", "handle it by hand", "forward-" + e.kind)
+    kinds = {e.kind for e in fwd.entries}
+    if "self" in kinds and "procmail" in kinds and not local_procmail:
+        # \user delivered a spool copy besides procmail's own deliveries: an explicit
+        # keep, which neither a later fileinto nor discard takes back
+        s.add("keep;  # \\user in .forward: the spool copy, besides procmail's deliveries")
     return run_rc
 
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import posixpath
 import re
-import shlex
 from dataclasses import dataclass, field
+from email.utils import getaddresses
 
 from .sieve import quote, string_list
 from .targets import Site, resolve
@@ -135,12 +135,18 @@ def _folders(text: str, flags: str, env: dict[str, object], site: Site) -> Plan:
     return plan
 
 
+#: One word of an action line: quoted parts, escaped characters (``my\\ folder``
+#: is one folder) and plain characters up to unquoted whitespace.
+_WORD = re.compile(r"""(?:"[^"]*"?|'[^']*'?|\\[\s\S]?|[^\s"'\\])+""")
+
+
 def _words(text: str) -> list[str]:
     """Split a folder line on unquoted whitespace (procmail allows several folders)."""
-    try:
-        return [w for w in shlex.split(text, posix=False)] or [text]
-    except ValueError:
-        return text.split()
+    return _WORD.findall(text) or [text]
+
+
+#: An address Cyrus accepts in ``redirect``: local part, '@', a dotted domain.
+MAILBOX = re.compile(r"[^@\s<>()\[\]\\,;:\"]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
 
 
 def _forward(text: str, copy: bool, env: dict[str, object]) -> Plan:
@@ -150,18 +156,29 @@ def _forward(text: str, copy: bool, env: dict[str, object]) -> Plan:
         return Plan(translated=False, delivers=True, notes=[Note(
             "warning", f"the forward address uses {exc}, known only at delivery time",
             "write the redirect by hand", "procmail-dynamic")])
-    addrs: list[str] = []
+    kept: list[str] = []
     skip = False
-    for w in " ".join(words).split():
+    for w in " ".join(words).split("#", 1)[0].split():  # procmail: '#' starts a comment
         if skip:
             skip = False
         elif w.startswith("-"):
             skip = w in ("-f", "-F", "-r")
         else:
-            addrs.append(w.strip(","))
+            kept.append(w)
+    # "Bob <bob@x.net>", <a@x.net>, a@x.net,b@x.net: the addresses, as sendmail read them
+    joined = " ".join(kept)
+    addrs = ([a for _, a in getaddresses([joined]) if a] if set(joined) & set('<"(')
+             else [a for a in re.split(r"[\s,]+", joined) if a])
     if not addrs:
         return Plan(translated=False, delivers=True, notes=[Note(
             "warning", "a forward without an address", code="procmail-forward")])
+    bare = [a for a in addrs if not MAILBOX.fullmatch(a)]
+    if bare:
+        return Plan(translated=False, delivers=True, notes=[Note(
+            "warning", f"the forward address {bare[0]!r} is not user@domain: sendmail "
+            "delivered it on the old host, and Cyrus refuses the whole script for a redirect "
+            "without a domain", f"write the full address ({bare[0]}@your-domain) by hand",
+            "procmail-forward")])
     opts = ":copy " if copy else ""
     plan = Plan(delivers=True, statements=[f"redirect {opts}{quote(a)};" for a in addrs])
     if copy:

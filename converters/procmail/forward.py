@@ -69,6 +69,25 @@ def parse_forward(data: bytes, label: str, user: str, findings: list[Finding]) -
     return fwd
 
 
+def _procmail_rcfile(args: list[str]) -> str | None:
+    """The rc file a procmail command line names, None for the default ~/.procmailrc.
+
+    ``-a ARG``, ``-f FROM`` and ``-d RECIPIENT...`` take arguments, which are
+    not the rc file; with ``-d`` procmail reads the default rc file.
+    """
+    skip = False
+    for w in args:
+        if skip:
+            skip = False
+        elif w in ("-a", "-f"):
+            skip = True
+        elif w == "-d":
+            return None
+        elif not w.startswith("-") and "=" not in w:
+            return w
+    return None
+
+
 def _classify(entry: str, pos: Pos, user: str, findings: list[Finding]) -> ForwardEntry:
     if entry.startswith("\\"):
         name = entry[1:]
@@ -79,13 +98,9 @@ def _classify(entry: str, pos: Pos, user: str, findings: list[Finding]) -> Forwa
         cmd = entry[1:].strip().strip('"')
         if re.search(r"(^|[/\s])procmail(\s|$|\")", cmd):
             words = shlex.split(cmd.split("||")[0].split("#")[0], posix=True) if cmd else []
-            rc = None
             after = words[words.index(next(w for w in words if w.endswith("procmail"))) + 1:] \
                 if any(w.endswith("procmail") for w in words) else []
-            args = [w for w in after if not w.startswith("-") and "=" not in w]
-            if args:
-                rc = args[0]
-            return ForwardEntry("procmail", cmd, pos, rc)
+            return ForwardEntry("procmail", cmd, pos, _procmail_rcfile(after))
         if re.search(r"(^|[/\s])vacation(\s|$)", cmd):
             return ForwardEntry("vacation", cmd, pos)
         return ForwardEntry("pipe", cmd, pos)
@@ -93,4 +108,6 @@ def _classify(entry: str, pos: Pos, user: str, findings: list[Finding]) -> Forwa
         return ForwardEntry("file", entry, pos)
     if entry.startswith(":include:"):
         return ForwardEntry("include", entry, pos)
+    if entry == user:  # sendmail delivers the user's own name locally instead of looping
+        return ForwardEntry("self", entry, pos)
     return ForwardEntry("address", entry, pos)

@@ -123,8 +123,9 @@ def unquote(value: str, env: dict[str, object]) -> str:
             i = j + 1
         elif c == "`":
             raise Dynamic("`command`")
-        elif c == "\\" and i + 1 < n:
-            out.append("" if value[i + 1] == "\n" else value[i + 1])
+        elif c == "\\":
+            # an escaped character; a backslash that ends the value stays itself
+            out.append(value[i + 1 : i + 2].replace("\n", "") if i + 1 < n else "\\")
             i += 2
         elif value.startswith("${", i) and value.find("}", i) > 0:
             # ${VAR:-"word"}: the quotes belong to the word, not to the value around it

@@ -77,3 +77,32 @@ def test_old_home_paths_resolve_into_the_copied_tree(tmp_path: Path) -> None:
     other = convert_user(user="alice", home=home, local_procmail=True, old_home="/u/alice")
     assert "fileinto" not in other.sieve
     assert any(f.code == "procmail-folder-outside" for f in other.findings)
+
+
+def test_own_name_without_backslash_keeps_and_bare_names_are_reported(tmp_path: Path) -> None:
+    # sendmail delivers the user's own name locally; 'bob' alone has no domain, and
+    # Cyrus refuses the whole script for such a redirect.
+    result = convert_user(user="alice", home=_home(tmp_path, "alice, bob, carol@example.org\n"))
+    _valid(result.sieve)
+    assert "discard;" not in result.sieve
+    assert 'redirect :copy "carol@example.org";' in result.sieve
+    assert 'redirect :copy "bob"' not in result.sieve
+    assert [f.code for f in result.findings if f.severity == "warning"] == ["forward-address"]
+
+
+def test_backslash_self_with_a_procmail_pipe_keeps_the_spool_copy(tmp_path: Path) -> None:
+    # Without local_procmail sendmail delivers \alice to the spool *and* runs procmail.
+    home = _home(tmp_path, '\\alice, "|/usr/bin/procmail"\n', ":0\n* ^Subject:.*x\n/dev/null\n")
+    result = convert_user(user="alice", home=home)
+    _valid(result.sieve)
+    code = [ln.strip().split(";")[0] for ln in result.sieve.splitlines()
+            if not ln.lstrip().startswith("#")]
+    assert code.index("keep") < code.index("discard")
+
+
+def test_procmail_options_with_arguments_are_not_the_rc_file(tmp_path: Path) -> None:
+    for n, forward in enumerate(('"|/usr/bin/procmail -a list"\n', '"|procmail -f alice"\n')):
+        (tmp_path / str(n)).mkdir()
+        home = _home(tmp_path / str(n), forward, ":0\n* ^Subject:.*x\n/dev/null\n")
+        result = convert_user(user="alice", home=home)
+        assert (result.recipes_total, result.recipes_translated) == (1, 1), forward
