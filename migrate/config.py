@@ -169,7 +169,7 @@ def load_config(path: Path | None, db_override: str | None = None) -> Config:
     for name, table in (("site", site), ("tracker", tracker), ("output", output),
                         ("home_domains", data.get("home_domains", {}))):
         if not isinstance(table, dict):
-            raise InputError(source, None, f"[{name}] must be a table")
+            raise InputError(source, lines.get(("", name)), f"[{name}] must be a table")
         for key, value in table.items():
             _check_type(source, f"[{name}] {key}", value, "str", lines.get((name, key)))
     if "root" not in site:
