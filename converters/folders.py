@@ -15,6 +15,8 @@ import posixpath
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+from imapclient import imap_utf7
+
 INBOX = "INBOX"
 
 #: Directories that hold the users' spool files (``/var/mail/USER``) on old hosts.
@@ -67,6 +69,17 @@ class FolderMapping:
 
     prefix: str = "INBOX/"
     separator: str = "/"
+    #: Cyrus's ``sieve_utf8fileinto``: off (Cyrus 3.6's default), ``fileinto`` takes the
+    #: folder's modified UTF-7 name, as IMAP does; on, its UTF-8 name.
+    utf8_fileinto: bool = False
+
+    def fileinto_name(self, name: str) -> str:
+        """The folder name as Cyrus's ``fileinto`` wants it (see ``utf8_fileinto``).
+
+        A UTF-8 name given to a Cyrus that expects modified UTF-7 names a folder
+        that does not exist, and the message silently lands in INBOX.
+        """
+        return name if self.utf8_fileinto else imap_utf7.encode(name).decode("ascii")
 
     def folder(self, relative: str) -> str:
         """IMAP name for a folder path relative to the user's MAILDIR.

@@ -130,7 +130,7 @@ def _folders(text: str, flags: str, env: dict[str, object], site: Site) -> Plan:
                 plan.requires.add("copy")
             if "${" in t.name:
                 plan.requires.add("variables")
-            statements.append(f"fileinto {opts}{quote(t.name)};")
+            statements.append(f"fileinto {opts}{quote(site.mapping.fileinto_name(t.name))};")
     plan.statements = statements
     return plan
 
