@@ -258,7 +258,10 @@ class Translator:
             s.requires.add("variables")
             s.add(f'set "MATCH" "${{{conds.capture}}}";  {comment(f"from {src}")}')
         if isinstance(r.action, Block):
+            before = dict(self.env)
             self._block(r, rc, depth, flags)
+            if tests:  # the block runs for some mail only
+                self._forget_assignments(before, r, rc, counted=plan.translated)
         else:
             self._emit_plan(plan, flags, src, f"pm_ok{depth}" if stateful else None)
         if opened:
@@ -266,6 +269,30 @@ class Translator:
         if stateful:
             self._update_state(flags, depth, plan.ok,
                                f"pm_ok{depth}" if plan.success else None)
+
+    def _forget_assignments(self, before: dict[str, object], r: Recipe, rc: RcFile,
+                            counted: bool) -> None:
+        """Variables a conditional block set are unknown after it.
+
+        procmail changed them only for mail that entered the block; folding the
+        block's value in for every message (``{ MAILDIR=lists }``, ``{ DEFAULT=/dev/null
+        }``) would file all later mail as only that mail was filed.  Later uses are
+        then reported as values known only at delivery.
+        """
+        changed = sorted(k for k in set(before) | set(self.env)
+                         if k != "MATCH" and before.get(k) != self.env.get(k))
+        for k in changed:
+            self.env[k] = DYNAMIC
+        ends = [k for k in changed if k in ("DEFAULT", "ORGMAIL")]
+        if ends:
+            self.finding("warning", rc.path, r.pos.line, self._recipe_text(r),
+                         f"this block sets ${ends[0]} for the mail that enters it only: "
+                         "where procmail delivered that mail at the end of the rc file "
+                         "depends on it, which Sieve cannot follow",
+                         "translate the block by hand", "procmail-untranslated")
+            if counted:
+                self.out.translated -= 1
+            self.out.untranslated.append((rc.path, r.pos.line))
 
     def _include_guard(self, r: Recipe, text: str) -> CondResult | None:
         """``? test -f F`` guarding ``{ INCLUDERC=F }``: decided by the copied home.
