@@ -98,6 +98,13 @@ def _folders(text: str, flags: str, env: dict[str, object], site: Site) -> Plan:
         plan.notes.append(Note("warning", f"procmail stored only the {part} of the message "
                                "here; Sieve stores the whole message", code="procmail-partial"))
     statements: list[str] = []
+    if len(names) > 1 and not _directory(site, names[0], maildir):
+        # several names make hard links between directory folders; after an mbox
+        # file (or /dev/null) procmail logs "Skipped" for the rest and writes one
+        plan.notes.append(Note("info", f"procmail delivered only to {names[0]} (the first "
+                               f"name is not a directory) and skipped {' '.join(names[1:])}",
+                               code="procmail-skipped"))
+        names = names[:1]
     for name in names:
         t = resolve(site, name, maildir, inbox)
         if t.kind in ("fail", "outside"):
@@ -133,6 +140,15 @@ def _folders(text: str, flags: str, env: dict[str, object], site: Site) -> Plan:
             statements.append(f"fileinto {opts}{quote(site.mapping.fileinto_name(t.name))};")
     plan.statements = statements
     return plan
+
+
+def _directory(site: Site, name: str, maildir: str) -> bool:
+    """Whether procmail treats a folder name as a directory (maildir, MH or existing)."""
+    if name.endswith(("/", "/.")):
+        return True
+    path = name if name.startswith("/") else posixpath.join(maildir, name)
+    disk = site.on_disk(posixpath.normpath(path))
+    return disk is not None and disk.is_dir()
 
 
 #: One word of an action line: quoted parts, escaped characters (``my\\ folder``
