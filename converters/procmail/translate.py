@@ -124,9 +124,12 @@ class Translator:
                              f"({exc}); rules that use it are reported where they use it",
                              code="procmail-capture")
             return
+        previous = self.env.get(a.name)
         self.env[a.name] = value
         name = a.name
-        if name in ("INCLUDERC", "SWITCHRC"):
+        if name == "MAILDIR":
+            self._chdir(a, rc, value, previous)
+        elif name in ("INCLUDERC", "SWITCHRC"):
             self.include(a, rc, value, switch=name == "SWITCHRC")
         elif name == "HOST":
             self.finding("warning", *where, "HOST= not naming the old host makes procmail "
@@ -146,12 +149,24 @@ class Translator:
             self.finding("warning", *where, f"{name} changes how procmail delivers or exits; "
                          "Sieve has no equivalent", "check what the rule was for",
                          "procmail-special")
-        elif name == "MAILDIR":
-            disk = self.site.on_disk(posixpath.join(str(self.env.get("HOME")), value))
-            if disk is not None and not disk.is_dir():
-                self.finding("warning", *where, f"MAILDIR {value} does not exist in the "
-                             "old home, so procmail stayed in the previous directory",
-                             "check where relative folder names pointed", "procmail-maildir")
+
+    def _chdir(self, a: Assignment, rc: RcFile, value: str, previous: object) -> None:
+        """MAILDIR= is procmail's chdir: a relative value is taken from the current
+        directory (``MAILDIR=Mail`` from $HOME), and a directory that is not there
+        leaves procmail where it was, which is where relative folders then go."""
+        if not value.startswith("/"):
+            if previous is DYNAMIC or previous is None:
+                self.env["MAILDIR"] = DYNAMIC
+                return
+            value = posixpath.normpath(posixpath.join(str(previous), value))
+            self.env["MAILDIR"] = value
+        disk = self.site.on_disk(value)
+        if disk is not None and not disk.is_dir():
+            self.finding("warning", rc.path, a.pos.line, a.text, f"MAILDIR {value} does not "
+                         "exist in the old home, so procmail stayed in the previous directory; "
+                         "relative folder names are taken from there",
+                         "check where relative folder names pointed", "procmail-maildir")
+            self.env["MAILDIR"] = previous
 
     def include(self, a: Assignment, rc: RcFile, value: str, switch: bool) -> None:
         """Inline an INCLUDERC/SWITCHRC file, resolved like procmail (relative to MAILDIR)."""
