@@ -90,11 +90,36 @@ class Translator:
     def items(self, items: tuple, rc: RcFile, depth: int) -> None:
         """Translate a list of items at one nesting level."""
         stateful = any(isinstance(i, Recipe) and set(i.flags) & set("AaEe") for i in items)
+        prev: Recipe | None = None
+        included = False  # an INCLUDERC/SWITCHRC since the previous recipe
         for item in items:
             if isinstance(item, Assignment):
                 self.assignment(item, rc, depth)
+                included = included or item.name in ("INCLUDERC", "SWITCHRC")
             else:
-                self.recipe(item, rc, depth, stateful)
+                self.recipe(item, rc, depth, stateful,
+                            self._chain_blocker(item, prev, depth, included))
+                prev, included = item, False
+
+    def _chain_blocker(self, r: Recipe, prev: Recipe | None, depth: int,
+                       included: bool) -> str:
+        """A/a/E/e where procmail's state comes from somewhere the translation does not
+        track (checked against procmail 3.22): reported, not guessed."""
+        chained = set(r.flags) & set("AaEe")
+        if not chained:
+            return ""
+        if prev is None and (depth > 0 or len(self.stack) > 1):
+            return ("the first A/a/E/e recipe of a block or included file reads the result "
+                    "of the recipe around it, which the translation does not carry in")
+        if included:
+            return "an included rc file shares procmail's A/a/E/e state with this recipe"
+        if prev is not None and isinstance(prev.action, Block) and chained & set("ae"):
+            return ("'a'/'e' after a block depend on the last delivery inside it, which the "
+                    "translation does not carry out of the block")
+        if prev is not None and "a" in chained and "A" in prev.flags:
+            return ("'a' after an 'A' recipe whose conditions may fail reads the success of "
+                    "the recipe before that one")
+        return ""
 
     def assignment(self, a: Assignment, rc: RcFile, depth: int) -> None:
         """Fold a variable into the environment; react to the special ones."""
@@ -199,13 +224,14 @@ class Translator:
 
     # -- recipes ------------------------------------------------------------
 
-    def recipe(self, r: Recipe, rc: RcFile, depth: int, stateful: bool) -> None:
+    def recipe(self, r: Recipe, rc: RcFile, depth: int, stateful: bool,
+               chain_reason: str = "") -> None:
         """Translate one recipe (and, for a block, everything inside it)."""
         self.out.total += 1
         s = self.script
         src = f"{rc.path}:{r.pos.line}"
         s.note(f"{src}: {r.text.strip()}")
-        reason = self._recipe_blocker(r, rc)
+        reason = self._recipe_blocker(r, rc) or chain_reason
         if r.lock is not None:
             self.finding("info", rc.path, r.pos.line, r.text, "local lockfile dropped: Cyrus "
                          "locks its mailboxes", code="procmail-lock")
@@ -235,6 +261,8 @@ class Translator:
         gate = self._gate(flags, depth) if stateful else []
         if conds.static is False and not gate:
             s.note("never matches: its conditions are false for the folded variables")
+            if stateful:  # later A/a/E/e recipes see it as not matched
+                self._chain_state_unmatched(r, depth)
             self.out.translated += 1
             return
         tests = gate + ([str(conds.test)] if conds.test else [])
@@ -396,11 +424,15 @@ class Translator:
         for line in self._recipe_text(r).splitlines():
             self.script.note("| " + line)
         if stateful:
-            self.script.requires |= {"variables"}
-            for var in ("i", "lc", "pc", "ls"):
-                if var == "lc" and set(r.flags) & set("Aa"):
-                    continue
-                self.script.add(f'set "pm_{var}{depth}" "0";')
+            self._chain_state_unmatched(r, depth)
+
+    def _chain_state_unmatched(self, r: Recipe, depth: int) -> None:
+        """The A/a/E/e state of a recipe that did not match."""
+        self.script.requires |= {"variables", "imap4flags"}
+        for var in ("i", "lc", "pc", "ls"):
+            if var == "lc" and set(r.flags) & set("Aa"):
+                continue
+            self.script.add(f'set "pm_{var}{depth}" "0";')
 
     def _recipe_blocker(self, r: Recipe, rc: RcFile) -> str:
         if r.bad_flags:
