@@ -127,9 +127,9 @@ class Translator:
         if a.kind == "unset":
             self.env.pop(a.name, None)
             if a.name == "SWITCHRC":
-                self.script.note(f"{rc.path}:{a.pos.line}: SWITCHRC unset: procmail stops "
-                                 "reading rc files here")
-                self.script.add("stop;")
+                self._stop_reading(rc, a, "SWITCHRC unset")
+            elif a.name == "HOST":
+                self._host(a, rc, "")
             return
         if a.kind == "pipe":
             self.env[a.name] = DYNAMIC
@@ -157,13 +157,7 @@ class Translator:
         elif name in ("INCLUDERC", "SWITCHRC"):
             self.include(a, rc, value, switch=name == "SWITCHRC")
         elif name == "HOST":
-            self.finding("warning", *where, "HOST= not naming the old host makes procmail "
-                         "stop at once without delivering to $DEFAULT: the message was lost "
-                         "(checked with procmail 3.22); translated as discard and stop",
-                         "if the old host was really named this, delete the discard",
-                         "procmail-host")
-            self.script.add(f"discard;  {comment(f'HOST={value} from {rc.path}:{a.pos.line}')}")
-            self.script.add("stop;")
+            self._host(a, rc, value)
         elif name in _LOGGING:
             self.finding("info", *where, f"{name} (procmail logging) has no Sieve "
                          "counterpart; Cyrus logs deliveries itself", code="procmail-logging")
@@ -193,10 +187,27 @@ class Translator:
                          "check where relative folder names pointed", "procmail-maildir")
             self.env["MAILDIR"] = previous
 
+    def _host(self, a: Assignment, rc: RcFile, value: str) -> None:
+        """HOST= (or HOST unset) not naming the old host: procmail stops, mail lost."""
+        self.finding("warning", rc.path, a.pos.line, a.text, "HOST= not naming the old host "
+                     "makes procmail stop at once without delivering to $DEFAULT: the message "
+                     "was lost (checked with procmail 3.22); translated as discard and stop",
+                     "if the old host was really named this, delete the discard",
+                     "procmail-host")
+        self.script.add(f"discard;  {comment(f'HOST={value} from {rc.path}:{a.pos.line}')}")
+        self.script.add("stop;")
+
+    def _stop_reading(self, rc: RcFile, a: Assignment, why: str) -> None:
+        """procmail reads no more rc files: what is not delivered goes to $DEFAULT."""
+        self.script.note(f"{rc.path}:{a.pos.line}: {why}: procmail stops reading rc files here")
+        self.script.add("stop;")
+
     def include(self, a: Assignment, rc: RcFile, value: str, switch: bool) -> None:
         """Inline an INCLUDERC/SWITCHRC file, resolved like procmail (relative to MAILDIR)."""
         where = (rc.path, a.pos.line, a.text)
         if not value:
+            if switch:
+                self._stop_reading(rc, a, "SWITCHRC=")
             return
         path = value if value.startswith("/") else posixpath.join(
             str(self.env.get("MAILDIR", "")), value)
