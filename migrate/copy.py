@@ -54,6 +54,7 @@ from migrate.imap import (
     digests,
     ensure_folder,
     start_append,
+    subscribe,
 )
 from migrate.prefetch import Prefetch
 from migrate.sitefs import on_disk
@@ -250,7 +251,7 @@ class MailboxCopier:
                 "the file holds now and is not in the folder (nothing is deleted)")
         size = folder_size(path)
         if not ensure_folder(self.client, mb.folder):  # a folder it creates, it subscribes
-            self.client.subscribe_folder(mb.folder)
+            subscribe(self.client, mb.folder)
         info = self.client.select_folder(mb.folder)
         uidvalidity = int(info[b"UIDVALIDITY"])
         recreated = mb.uidvalidity is not None and mb.uidvalidity != uidvalidity and recorded

@@ -19,6 +19,7 @@ from __future__ import annotations
 import imaplib
 import re
 import socket
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -295,6 +296,24 @@ def ensure_folder(client: IMAPClient, folder: str) -> bool:
                 raise
             created = False
             continue
-        client.subscribe_folder(name)
+        subscribe(client, name)
         created = True
     return created
+
+
+#: Cyrus answers SUBSCRIBE with this while another connection of the same user is
+#: writing the user's subscription database (seen with several copy connections of
+#: one user); it is a lock, not a lost folder, and goes away.
+_SUB_BUSY = "System I/O error"
+
+
+def subscribe(client: IMAPClient, folder: str, attempts: int = 6) -> None:
+    """SUBSCRIBE, tried again a few times while the subscription database is busy."""
+    for n in range(attempts):
+        try:
+            client.subscribe_folder(folder)
+            return
+        except IMAPClientError as exc:
+            if _SUB_BUSY not in str(exc) or n == attempts - 1:
+                raise
+            time.sleep(0.05 * 2 ** n)

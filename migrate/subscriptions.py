@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from converters.finding import Finding
 from converters.subscriptions import SUBSCRIPTION_FILES, read_subscriptions
 from migrate.config import Config
+from migrate.imap import subscribe
 from migrate.inventory import FOLDER_DIRS
 from migrate.sitefs import on_disk
 from migrate.tracker import FindingRow, User
@@ -45,7 +46,7 @@ def subscribe_listed(cfg: Config, session: Session, client: IMAPClient, domain: 
         findings += notes
         for sub in subs:
             if sub.folder in copied or sub.folder == "INBOX":
-                client.subscribe_folder(sub.folder)
+                subscribe(client, sub.folder)
                 continue
             findings.append(Finding(
                 "info", sub.file, sub.line, sub.folder,
