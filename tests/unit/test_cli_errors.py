@@ -65,3 +65,11 @@ def test_a_wrong_value_in_the_config_names_its_line(tmp_path: Path, capsys):
     config.write_text('[site]\nroot = "x"\n[cyrus]\nimap_prot = 143\n')
     rc, err = run(capsys, "--config", str(config), "status")
     assert rc == 2 and f"{config}:4: [cyrus]: unknown key(s) imap_prot" in err
+
+
+def test_a_refused_imap_connection_names_the_server() -> None:
+    # Port 1 on loopback refuses for real; "Connection refused" alone named nothing.
+    from migrate.config import CyrusConfig
+    from migrate.imap import connect
+    with pytest.raises(ConnectionError, match=r"Cyrus IMAP at 127\.0\.0\.1:1: "):
+        connect(CyrusConfig(host="127.0.0.1", imap_port=1, admin="a", password_file="/x"))
