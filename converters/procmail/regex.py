@@ -498,7 +498,7 @@ def pattern_test(rx: str, *, header: bool, body: bool, case_sensitive: bool) -> 
             if macro is not None:
                 return macro
             branches = [_header_branch(d, comparator)
-                        for b in split_branches(tokenize(rx)) for d in distribute(b)]
+                        for b in split_branches(tokenize(rx)) for d in _distribute(b)]
         elif body and not header:
             branches = [_body_branch(b, comparator) for b in split_branches(tokenize(rx))]
         else:
@@ -571,7 +571,7 @@ _CHARSETS = ("gb2312", "gbk", "gb18030", "big5", "iso-2022", "euc-kr", "euc-jp",
 _MAX_BRANCHES = 64
 
 
-def distribute(toks: list[Tok]) -> list[list[Tok]]:
+def _distribute(toks: list[Tok]) -> list[list[Tok]]:
     """``^(Sender:|From[: ]).*x`` -> ``^Sender:.*x``, ``^From:.*x``, ``^From .*x``.
 
     Groups and plain bracket expressions (``[Ss]ubject``, ``From[: ]``) in the
@@ -610,7 +610,7 @@ def distribute(toks: list[Tok]) -> list[list[Tok]]:
 def _expand(head: list[Tok], alts: list[list[Tok]], tail: list[Tok]) -> list[list[Tok]]:
     out: list[list[Tok]] = []
     for alt in alts:
-        for d in distribute(head + alt + tail):
+        for d in _distribute(head + alt + tail):
             if d not in out:
                 out.append(d)
             if len(out) > _MAX_BRANCHES:
