@@ -60,16 +60,36 @@ class Plan:
     success: str | None = None
 
 
-def strip_comment(text: str) -> str:
-    """Folder and forward lines end at an unquoted ``#`` that follows whitespace."""
-    return re.sub(r"\s+#.*$", "", text, flags=re.S).strip()
+def strip_comment(text: str, *, forward: bool = False) -> str:
+    """An action line without its ``#`` comment, as procmail (3.22) reads it.
+
+    A folder line ends at the first ``#`` outside quotes and not escaped,
+    whether or not whitespace comes before it: ``cfoo#x y`` writes the mbox
+    ``cfoo``, ``dir#x/`` the mbox ``dir``; ``"q#r"`` and ``a\\#b`` keep theirs.
+    A forward line ends only at a ``#`` after whitespace: ``! a@b.c#d``
+    hands sendmail the one word ``a@b.c#d``.
+    """
+    quote_char = ""
+    escaped = False
+    for i, ch in enumerate(text):
+        if escaped:
+            escaped = False
+        elif ch == "\\" and quote_char != "'":
+            escaped = True
+        elif quote_char:
+            quote_char = "" if ch == quote_char else quote_char
+        elif ch in "\"'":
+            quote_char = ch
+        elif ch == "#" and not (forward and i and not text[i - 1].isspace()):
+            return text[:i].strip()
+    return text.strip()
 
 
 def plan_action(text: str, flags: str, env: dict[str, object], site: Site) -> Plan:
     """Translate one action line under the recipe's flags and the current variables."""
     copy = "c" in flags
     if text.startswith("!"):
-        return _forward(strip_comment(text[1:]), copy, env)
+        return _forward(strip_comment(text[1:], forward=True), copy, env)
     if text.startswith("|"):
         return _pipe(text[1:].strip(), flags, env, site)
     m = re.match(r"^([A-Za-z_][A-Za-z0-9_]*)\s*=\s*\|", text)
@@ -174,7 +194,7 @@ def _forward(text: str, copy: bool, env: dict[str, object]) -> Plan:
             "write the redirect by hand", "procmail-dynamic")])
     kept: list[str] = []
     skip = False
-    for w in " ".join(words).split("#", 1)[0].split():  # procmail: '#' starts a comment
+    for w in " ".join(words).split():
         if skip:
             skip = False
         elif w.startswith("-"):

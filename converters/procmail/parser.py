@@ -77,11 +77,6 @@ def _split_head(text: str) -> tuple[str, str | None]:
     return body.strip(), None
 
 
-def _strip_comment(text: str) -> str:
-    """Drop a trailing ``# comment`` (a ``#`` after whitespace) from an action line."""
-    return re.sub(r"\s+#.*$", "", text).strip()
-
-
 class _ToRecords(Transformer):
     """lark tree -> frozen records with positions."""
 
