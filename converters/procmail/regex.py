@@ -11,7 +11,6 @@ otherwise.  Anything else is reported, never approximated silently.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 
@@ -283,7 +282,7 @@ def _glob_escape(s: str) -> str:
     return s.replace("\\", "\\\\").replace("*", "\\*").replace("?", "\\?")
 
 
-def value_test(command: str, names: str, toks: list[Tok], comparator: str) -> Translated:
+def value_test(command: str, names: list[str], toks: list[Tok], comparator: str) -> Translated:
     """A test of header values (or envelope parts) against the tokens after ``Name:``."""
     stripped = _strip_leading_ws(toks)
     if toks and not stripped and command == "header" and any(
@@ -292,6 +291,7 @@ def value_test(command: str, names: str, toks: list[Tok], comparator: str) -> Tr
         raise Untranslatable("the pattern tests only the whitespace after the colon, which "
                              "Sieve removes from every header value")
     toks = stripped
+    listed = string_list(names)
     anchored = True
     if len(toks) >= 2 and toks[0].kind == "any" and toks[1].kind == "*":
         toks, anchored = toks[2:], False
@@ -300,7 +300,7 @@ def value_test(command: str, names: str, toks: list[Tok], comparator: str) -> Tr
         toks = toks[:-2]
     at_end = bool(toks) and toks[-1].kind == "eol"
     core = toks[:-1] if at_end else toks
-    if any(t.kind == "split" for t in toks) and names.startswith("["):
+    if any(t.kind == "split" for t in toks) and len(names) > 1:
         raise Untranslatable(
             "\\/ with several header names: procmail takes the first match in the header's "
             "order, Sieve the first name in its list that matches")
@@ -309,22 +309,22 @@ def value_test(command: str, names: str, toks: list[Tok], comparator: str) -> Tr
         if not lit and not at_end and command == "header":
             return Translated(exists_any(names))
         if not anchored and not at_end:
-            return Translated(f"{command}{comparator} :contains {names} {quote(lit)}")
+            return Translated(f"{command}{comparator} :contains {listed} {quote(lit)}")
         if anchored and at_end:
-            return Translated(f"{command}{comparator} :is {names} {quote(lit)}")
+            return Translated(f"{command}{comparator} :is {listed} {quote(lit)}")
         glob = ("" if anchored else "*") + _glob_escape(lit) + ("" if at_end else "*")
-        return Translated(f"{command}{comparator} :matches {names} {quote(glob)}")
+        return Translated(f"{command}{comparator} :matches {listed} {quote(glob)}")
     ere, capture = to_ere(toks)
     ere = ("^" if anchored else "") + ere
-    return Translated(f"{command}{comparator} :regex {names} {quote(ere)}", {"regex"},
+    return Translated(f"{command}{comparator} :regex {listed} {quote(ere)}", {"regex"},
                       capture=capture)
 
 
-def exists_any(names: str) -> str:
+def exists_any(names: list[str] | tuple[str, ...]) -> str:
     """``exists`` on a list is true only when *every* header is there: one per name."""
-    if not names.startswith("["):
-        return f"exists {names}"
-    return "anyof (" + ", ".join(f"exists {quote(n)}" for n in json.loads(names)) + ")"
+    if len(names) == 1:
+        return f"exists {quote(names[0])}"
+    return "anyof (" + ", ".join(f"exists {quote(n)}" for n in names) + ")"
 
 
 def _header_name(toks: list[Tok]) -> tuple[list[str], list[Tok], bool] | None:
@@ -396,10 +396,10 @@ def _header_branch(toks: list[Tok], comparator: str) -> Translated:
         raise Untranslatable("the pattern does not start with a literal header name")
     names, rest, colon = parsed
     if colon:
-        return value_test("header", string_list(names), rest, comparator)
+        return value_test("header", names, rest, comparator)
     if names[0].lower() == "from" and rest and rest[0] == Tok("lit", " "):
         # ^From x : the From_ envelope line, which sendmail writes from the envelope sender.
-        result = value_test("envelope :all", quote("from"), rest[1:], comparator)
+        result = value_test("envelope :all", ["from"], rest[1:], comparator)
         result.requires |= {"envelope"}
         result.caveat = "the From_ line is tested as the envelope sender"
         try:
@@ -428,11 +428,11 @@ def _header_branch(toks: list[Tok], comparator: str) -> Translated:
             f"'^{name}' without ':' matches every header whose name begins with '{name}'"
             + (f" ({', '.join(longer[:4])}{', ...' if len(longer) > 4 else ''})"
                if longer else "") + ", which Sieve cannot enumerate")
-    result = value_test("header", quote(name), rest, comparator)
+    result = value_test("header", [name], rest, comparator)
     caveat = (f"'^{name}' without ':' also matched headers whose names begin with "
               f"'{name}' (no common one does); only the {name}: header is tested")
     if name.lower() == "from" and rest[0].kind == "any":
-        env = value_test("envelope :all", quote("from"), rest, comparator)
+        env = value_test("envelope :all", ["from"], rest, comparator)
         result = Translated(f"anyof ({result.test}, {env.test})",
                             result.requires | env.requires | {"envelope"})
         caveat += "; the From_ line is tested as the envelope sender"
@@ -465,7 +465,7 @@ def _macro(rx: str, comparator: str) -> Translated | None:
                 raise Untranslatable(f"an alternation after {macro}")
             names = string_list(TO_HEADERS)
             if not rest:
-                return Translated(exists_any(names))
+                return Translated(exists_any(TO_HEADERS))
             if any(t.kind == "split" for t in rest):
                 raise Untranslatable(
                     f"\\/ after {macro}: procmail takes the first match in the header's "
