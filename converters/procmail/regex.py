@@ -92,6 +92,30 @@ class Untranslatable(Exception):
 
 
 def tokenize(rx: str) -> list[Tok]:
+    """Split a procmail regex into tokens, with its parentheses as procmail reads them."""
+    return _procmail_parens(_lex(rx))
+
+
+def unbalanced(rx: str) -> bool:
+    """Whether procmail had to mend the parentheses (and logged "Invalid regexp")."""
+    toks = _lex(rx)
+    return _procmail_parens(toks) != toks
+
+
+def _procmail_parens(toks: list[Tok]) -> list[Tok]:
+    """Unbalanced parentheses as procmail 3.22 matches them: groups still open at the
+    end close there (``(a|b`` is ``(a|b)``), and a ``)`` with no group to close ends
+    the pattern (``a)|b`` matches what ``a`` matches)."""
+    depth = 0
+    for i, t in enumerate(toks):
+        if t.kind == ")" and not depth:
+            toks = toks[:i]
+            break
+        depth += {"(": 1, ")": -1}.get(t.kind, 0)
+    return toks + [Tok(")")] * depth
+
+
+def _lex(rx: str) -> list[Tok]:
     """Split a procmail regex into tokens (procmailrc(5) "Extended regular expressions")."""
     toks: list[Tok] = []
     i, n = 0, len(rx)
@@ -230,7 +254,7 @@ def to_ere(toks: list[Tok], *, allow_eol_end: bool = True,
             groups += 1
             capture = groups
             out.append("(")
-        elif k == "eol" and allow_eol_end and idx == len(toks) - 1:
+        elif k == "eol" and allow_eol_end and _ends_match(toks, idx + 1):
             out.append("$")
         elif k == "eol":
             raise Untranslatable("the pattern continues past the end of a line (spans headers)")
@@ -243,6 +267,34 @@ def to_ere(toks: list[Tok], *, allow_eol_end: bool = True,
     if check:
         _check_balanced(toks)
     return "".join(out), capture
+
+
+def _ends_match(toks: list[Tok], start: int) -> bool:
+    """Nothing after ``toks[start - 1]`` (a ``$``) goes on matching in the same line.
+
+    True when the rest only ends the ``$``'s branch: other branches of its
+    groups (skipped), the groups' closing ``)`` and repeats of them, as in
+    ``(a$|b)`` or ``(a|b$)*``.  Then ``$`` means the end of the (unfolded)
+    field in both engines; anything else after it would read the next line.
+    """
+    depth = 0
+    i = start
+    while i < len(toks):
+        k = toks[i].kind
+        if k == "|":
+            depth_here = 0
+            while i < len(toks) and not (toks[i].kind == ")" and depth_here == 0):
+                depth_here += {"(": 1, ")": -1}.get(toks[i].kind, 0)
+                i += 1
+            if i == len(toks):
+                return depth == 0  # top-level alternatives after the branch
+            continue
+        if k == ")":
+            depth -= 1
+        elif k not in "*+?":
+            return False
+        i += 1
+    return True
 
 
 def _check_balanced(toks: list[Tok]) -> None:
@@ -479,7 +531,21 @@ def _macro(rx: str, comparator: str) -> Translated | None:
     return None
 
 
+#: Told of a pattern whose parentheses procmail mended (see :func:`_procmail_parens`).
+UNBALANCED = ("procmail logs \"Invalid regexp\" for its unbalanced parentheses and matches "
+              "as if open groups closed at the end and a stray ')' ended the pattern; the "
+              "Sieve test does the same (worth correcting the rule)")
+
+
 def pattern_test(rx: str, *, header: bool, body: bool, case_sensitive: bool) -> Translated:
+    """:func:`_pattern_test`, telling of parentheses procmail mended."""
+    result = _pattern_test(rx, header=header, body=body, case_sensitive=case_sensitive)
+    if result.test is not None and unbalanced(rx):
+        result.caveat = "; ".join(c for c in (result.caveat, UNBALANCED) if c)
+    return result
+
+
+def _pattern_test(rx: str, *, header: bool, body: bool, case_sensitive: bool) -> Translated:
     """The Sieve test for one procmail regex condition (without ``!``).
 
     Header text is compared as Sieve defines it (RFC 5228 2.7.2): each field

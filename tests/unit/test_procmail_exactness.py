@@ -201,3 +201,29 @@ def test_an_unset_variable_is_noted(tmp_path: Path) -> None:
     result = _convert(tmp_path, ":0\n* $ ^X-Loop: $listaddr\n/dev/null\n")
     [note] = [f for f in result.findings if "$listaddr is not set" in f.reason]
     assert note.severity == "info" and note.line == 1
+
+
+def test_a_dollar_inside_a_group_ends_the_field_only_at_the_end_of_its_branch() -> None:
+    # '$' may close a branch ('(a$|b)', '((x|y)$)'): the end of the unfolded field in
+    # both engines.  Anything after the branch that still has to match reads on into
+    # the next line in procmail, which Sieve's one value has not got.
+    assert pattern_test("^Subject: (a$|b)", header=True, body=False,
+                        case_sensitive=False).test == 'header :regex "Subject" "^(a$|b)"'
+    assert pattern_test("^Subject: ((x|y)$)", header=True, body=False,
+                        case_sensitive=False).test == 'header :regex "Subject" "^((x|y)$)"'
+    for rx in ("^Subject: (a$|b)c", "^Subject: a$b", "^Subject: (a$\\>x|b)"):
+        result = pattern_test(rx, header=True, body=False, case_sensitive=False)
+        assert result.test is None and "past the end of a line" in result.reason, rx
+
+
+def test_unbalanced_parentheses_are_matched_as_procmail_mends_them() -> None:
+    # procmail 3.22 logs "Invalid regexp" and matches '(a|b' as '(a|b)', and 'a)|b'
+    # as 'a' (a stray ')' ends the pattern); the caveat tells the admin to fix it.
+    open_group = pattern_test("^Subject: (a|b", header=True, body=False, case_sensitive=False)
+    assert open_group.test == 'header :regex "Subject" "^(a|b)"'
+    assert "Invalid regexp" in open_group.caveat
+    stray = pattern_test("^Subject: a)|b", header=True, body=False, case_sensitive=False)
+    assert stray.test == 'header :matches "Subject" "a*"'
+    assert "Invalid regexp" in stray.caveat
+    assert pattern_test("^Subject: (a|b)", header=True, body=False,
+                        case_sensitive=False).caveat == ""
