@@ -16,7 +16,7 @@ from migrate.convert import user_addresses
 
 def _convert(tmp_path: Path, rc: str, **kw):
     home = tmp_path / "alice"
-    home.mkdir()
+    home.mkdir(exist_ok=True)
     (home / ".procmailrc").write_text(rc)
     return convert_procmailrc(home / ".procmailrc", user="alice", home=home, **kw)
 
@@ -227,3 +227,17 @@ def test_unbalanced_parentheses_are_matched_as_procmail_mends_them() -> None:
     assert "Invalid regexp" in stray.caveat
     assert pattern_test("^Subject: (a|b)", header=True, body=False,
                         case_sensitive=False).caveat == ""
+
+
+def test_a_weighted_program_condition_is_reported(tmp_path: Path) -> None:
+    # procmail adds the weight when the program exits 0 (checked: '100^0 ? test -f F'
+    # files the message once F exists); the include guard is decided from the copied
+    # home only when it is a plain condition, so a weighted one is never folded.
+    (tmp_path / "alice").mkdir()
+    (tmp_path / "alice" / "inc.rc").write_text(":0\nhit\n")
+    result = _convert(tmp_path, ":0\n* 100^0 ? test -f inc.rc\n{\n  INCLUDERC=inc.rc\n}\n")
+    assert result.recipes_translated == 0
+    [finding] = _warnings(result, "procmail-untranslated")
+    assert "program condition" in finding.reason
+    assert "fileinto" not in result.sieve
+
