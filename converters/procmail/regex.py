@@ -155,17 +155,18 @@ def _lex(rx: str) -> list[Tok]:
         else:
             toks.append(Tok("lit", c))
         i += 1
-    return _collapse_repeats(toks)
+    return _literal_repeats(toks)
 
 
-def _collapse_repeats(toks: list[Tok]) -> list[Tok]:
-    """``a**``, ``a+?``, ``a?+`` are one repeat in procmail ((a+)? is a*); Cyrus's PCRE
-    refuses ``a**`` and reads ``a+?`` as lazy and ``a?+`` as possessive."""
+def _literal_repeats(toks: list[Tok]) -> list[Tok]:
+    """A repeat right after a repeat is a literal character in procmail (3.22/3.23):
+    ``a+?b`` matches ``a?b`` and ``aa?b`` but not ``ab``, ``a**b`` matches ``a*b``.
+    (Cyrus's PCRE would read ``a+?`` as lazy, ``a?+`` as possessive, refuse ``a**``.)"""
     out: list[Tok] = []
     for t in toks:
-        if t.kind in "*+?" and out and out[-1].kind in "*+?" and len(t.kind) == 1:
-            kinds = {out[-1].kind, t.kind}
-            out[-1] = Tok(kinds.pop() if len(kinds) == 1 else "*")
+        if t.kind in "*+?" and len(t.kind) == 1 and out and out[-1].kind in "*+?" \
+                and len(out[-1].kind) == 1:
+            out.append(Tok("lit", t.kind))
         else:
             out.append(t)
     return out
