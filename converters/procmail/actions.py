@@ -61,11 +61,12 @@ class Plan:
 
 
 def strip_comment(text: str, *, forward: bool = False) -> str:
-    """An action line without its ``#`` comment, as procmail (3.22) reads it.
+    """An action line without its ``#`` comment, as procmail (3.23) reads it.
 
-    A folder line ends at the first ``#`` outside quotes and not escaped,
-    whether or not whitespace comes before it: ``cfoo#x y`` writes the mbox
-    ``cfoo``, ``dir#x/`` the mbox ``dir``; ``"q#r"`` and ``a\\#b`` keep theirs.
+    A ``#`` outside quotes, not escaped and after whitespace starts a comment.
+    On a folder line a ``#`` with no whitespace before it does too, as long as
+    no ``/`` came before it on the line: ``cfoo#x y`` writes the mbox ``cfoo``
+    and ``b#c/`` the mbox ``b``, while ``Mail/a#b`` and ``b/ c#d/`` keep it.
     A forward line ends only at a ``#`` after whitespace: ``! a@b.c#d``
     hands sendmail the one word ``a@b.c#d``.
     """
@@ -80,7 +81,8 @@ def strip_comment(text: str, *, forward: bool = False) -> str:
             quote_char = "" if ch == quote_char else quote_char
         elif ch in "\"'":
             quote_char = ch
-        elif ch == "#" and not (forward and i and not text[i - 1].isspace()):
+        elif ch == "#" and (i == 0 or text[i - 1].isspace()
+                            or not forward and "/" not in text[:i]):
             return text[:i].strip()
     return text.strip()
 
