@@ -12,7 +12,7 @@ import re
 import shlex
 from dataclasses import dataclass, field
 
-from .regex import Translated, pattern_test, python_regex, variable_test
+from .regex import Translated, Untranslatable, pattern_test, python_regex, variable_test
 from .variables import Dynamic, expand, unquote, unset_names, unset_reason
 
 _WEIGHT = re.compile(r"^(-?\d*\.?\d+)\s*\^\s*(-?\d*\.?\d+)\s*(.*)$", re.S)
@@ -124,6 +124,8 @@ def _variable_test(name: str, rx: str, flags: str, env: dict[str, object]) -> Co
         hit = python_regex(rx, "D" in flags).search(value) is not None
     except re.error as exc:
         return CondResult(reason=f"the pattern does not compile: {exc}")
+    except Untranslatable as exc:
+        return CondResult(reason=f"${name} ?? {rx}: {exc}")
     return CondResult(static=hit)
 
 

@@ -751,8 +751,31 @@ def _matches_empty(rx: str, case_sensitive: bool) -> bool:
 
 
 def python_regex(rx: str, case_sensitive: bool) -> re.Pattern[str]:
-    """A Python regex with procmail's meaning, for values known while translating."""
-    return _python(tokenize(rx), case_sensitive)
+    """A Python regex with procmail's meaning, for values known while translating.
+
+    procmail's matcher does not backtrack; Python's does, and a repeated group
+    that itself repeats (``(a*)*b``) can take exponential time on a value of a
+    few dozen characters, so such a pattern is not evaluated here.
+    """
+    toks = tokenize(rx)
+    if _nested_repeat(toks):
+        raise Untranslatable("a repeated group that itself holds a repeat is not evaluated "
+                             "while translating (it can take exponential time)")
+    return _python(toks, case_sensitive)
+
+
+def _nested_repeat(toks: list[Tok]) -> bool:
+    """A ``*``/``+``/``?`` after a group whose inside has one."""
+    opened: list[int] = []
+    for i, t in enumerate(toks):
+        if t.kind == "(":
+            opened.append(i)
+        elif t.kind == ")" and opened:
+            start = opened.pop()
+            repeated = i + 1 < len(toks) and toks[i + 1].kind in "*+?"
+            if repeated and any(x.kind in "*+?" for x in toks[start + 1 : i]):
+                return True
+    return False
 
 
 def _python(toks: list[Tok], case_sensitive: bool) -> re.Pattern[str]:

@@ -243,3 +243,26 @@ def test_a_weighted_program_condition_is_reported(tmp_path: Path) -> None:
     assert "program condition" in finding.reason
     assert "fileinto" not in result.sieve
 
+
+
+def test_a_variable_test_the_translator_cannot_read_is_reported(tmp_path: Path) -> None:
+    # A bracket expression refused in a header pattern is refused the same way when
+    # it tests a variable whose value is known while translating (was a crash).
+    for rx in ("[z-a]", "[abc"):
+        result = _convert(tmp_path, f"A=x\n:0\n* A ?? {rx}\nMail/x\n")
+        assert result.recipes_translated == 0, rx
+        [finding] = _warnings(result, "procmail-untranslated")
+        assert finding.line == 2 and ("reversed" in finding.reason
+                                      or "unterminated" in finding.reason), finding
+
+
+def test_a_repeated_group_with_a_repeat_inside_is_not_evaluated(tmp_path: Path) -> None:
+    # Python backtracks where procmail does not: '(a*)*b' on 36 a's ran for minutes.
+    result = _convert(tmp_path, f"A={'a' * 36}\n:0\n* A ?? (a*)*b\nMail/x\n")
+    assert result.recipes_translated == 0
+    [finding] = _warnings(result, "procmail-untranslated")
+    assert "exponential" in finding.reason
+    plain = _convert(tmp_path, f"A={'a' * 36}\n:0\n* A ?? (ab)*a+$\nMail/x\n")
+    code = [ln for ln in plain.sieve.splitlines() if not ln.lstrip().startswith("#")]
+    assert plain.recipes_translated == 1  # decided while translating: it matches
+    assert any(ln.startswith("fileinto ") for ln in code), plain.sieve
