@@ -143,8 +143,8 @@ def _lex(rx: str) -> list[Tok]:
                 j += 1
             if j < n and rx[j] == "]":
                 j += 1
-            while j < n and rx[j] != "]":
-                j += 2 if rx[j] == "\\" else 1
+            while j < n and rx[j] != "]":  # no escapes inside brackets: [\] is one '\'
+                j += 1
             if j >= n:
                 raise Untranslatable(f"unterminated character class in {rx!r}")
             toks.append(Tok("class", rx[i : j + 1]))
@@ -194,29 +194,32 @@ _CLASS_ESCAPE = set("\\]^-[")
 def _class_ere(text: str) -> str:
     """A procmail bracket expression as Cyrus's regex library (PCRE) and Python read it.
 
-    procmail knows no ``[:digit:]`` classes and no escapes but ``\\x`` for x; in
-    PCRE ``[``, ``]``, ``\\``, ``^`` and ``-`` inside brackets must be escaped to
-    stay plain characters.  A reversed range (``z-a``) makes Cyrus refuse the
-    whole script, so it is refused here.
+    procmail (3.23) knows no ``[:digit:]`` classes and no escapes in brackets
+    (``[\\.]`` is a backslash or a dot), and a ``-`` right after a range starts
+    another one from that range's end (``[0-9-_]`` is 0-9 and 9-_, which holds
+    ``:;<=>?@``).  In PCRE ``[``, ``]``, ``\\``, ``^`` and ``-`` inside brackets
+    must be escaped to stay plain characters.  A reversed range (``z-a``)
+    makes Cyrus refuse the whole script, so it is refused here.
     """
     neg = text.startswith("[^")
-    inner = text[2 if neg else 1 : -1]
-    escaped = re.findall(r"\\(.)", inner)
-    if "\\" in escaped or "]" in escaped:
-        raise Untranslatable(f"escaped ']' or '\\' in the character class {text}")
-    chars = re.sub(r"\\(.)", r"\1", inner)
-    out, i = [], 0
+    chars = text[2 if neg else 1 : -1]
+    items: list[tuple[str, str]] = []  # (lo, hi) ranges; a single character is (c, c)
+    i = 0
     while i < len(chars):
-        if i + 2 < len(chars) and chars[i + 1] == "-":
-            lo, hi = chars[i], chars[i + 2]
+        if chars[i] == "-" and items and i + 1 < len(chars):
+            lo, hi = items[-1][1], chars[i + 1]
             if lo > hi:
                 raise Untranslatable(f"the range {lo}-{hi} in {text} is reversed")
-            out.append(_class_char(lo) + "-" + _class_char(hi))
-            i += 3
+            if items[-1][0] == items[-1][1]:
+                items.pop()  # 'a' then '-c': the one range a-c
+            items.append((lo, hi))
+            i += 2
         else:
-            out.append(_class_char(chars[i]))
+            items.append((chars[i], chars[i]))
             i += 1
-    return ("[^" if neg else "[") + "".join(out) + "]"
+    body = "".join(_class_char(lo) + ("" if lo == hi else "-" + _class_char(hi))
+                   for lo, hi in items)
+    return ("[^" if neg else "[") + body + "]"
 
 
 def _class_char(ch: str) -> str:

@@ -266,3 +266,27 @@ def test_a_repeated_group_with_a_repeat_inside_is_not_evaluated(tmp_path: Path) 
     code = [ln for ln in plain.sieve.splitlines() if not ln.lstrip().startswith("#")]
     assert plain.recipes_translated == 1  # decided while translating: it matches
     assert any(ln.startswith("fileinto ") for ln in code), plain.sieve
+
+
+def test_bracket_expressions_read_as_procmail_reads_them() -> None:
+    # Observed with procmail 3.23 on 'Subject: <text>': no escapes inside brackets,
+    # a '-' after a range starts a range from its end, ']' first is plain.
+    from converters.procmail.regex import python_regex
+    cases = {
+        "x[\\]]y": (["x\\]y"], ["x]y", "x\\y"]),
+        "x[]a]y": (["x]y", "xay"], ["x]a]y"]),
+        "x[a-]y": (["x-y", "xay"], ["xby"]),
+        "x[a-c-e]y": (["xdy", "xby"], ["x-y"]),
+        "x[0-9-_]y": (["x@y", "x5y", "x_y"], ["x-y"]),
+        "x[^\\.]y": (["xay"], ["x\\y", "x.y"]),
+        "x[ \\t]y": (["x y", "xty", "x\\y"], []),
+        "x[a\\-z]y": (["xby", "x\\y", "xZy"], ["x-y"]),
+    }
+    for rx, (hits, misses) in cases.items():
+        compiled = python_regex("^Subject: " + rx, False)
+        for text in hits:
+            assert compiled.search(f"Subject: {text}"), (rx, text)
+        for text in misses:
+            assert not compiled.search(f"Subject: {text}"), (rx, text)
+    ere = pattern_test("^Subject: x[0-9-_]y", header=True, body=False, case_sensitive=False)
+    assert ere.test == 'header :regex "Subject" "^x[0-99-_]y"'
