@@ -13,7 +13,7 @@ import shlex
 from dataclasses import dataclass, field
 
 from .regex import Translated, Untranslatable, pattern_test, python_regex, variable_test
-from .variables import Dynamic, expand, unquote, unset_names, unset_reason
+from .variables import Dynamic, expand, expand_condition, unquote, unset_names, unset_reason
 
 _WEIGHT = re.compile(r"^(-?\d*\.?\d+)\s*\^\s*(-?\d*\.?\d+)\s*(.*)$", re.S)
 _VARTEST = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\s*\?\?\s*(.*)$", re.S)
@@ -59,7 +59,7 @@ def _plain(text: str, flags: str, env: dict[str, object]) -> CondResult:
     if text.startswith("$"):
         unset = unset_names(text[1:], env)
         try:
-            res = _plain(expand(text[1:].lstrip(), env).strip(), flags, env)
+            res = _plain(expand_condition(text[1:].lstrip(), env).strip(), flags, env)
             res.caveats += [unset_reason(name) for name in unset]
             return res
         except Dynamic as exc:

@@ -78,12 +78,63 @@ def expand(text: str, env: dict[str, object]) -> str:
     return out.replace("$\\", "$")
 
 
+#: Characters procmail's regexes treat specially; ``$\\VAR`` escapes them in the value.
+_REGEX_SPECIAL = set(".[]()*+?|^$\\")
+
+
+def expand_condition(text: str, env: dict[str, object]) -> str:
+    """The text of a ``$`` condition after sh's substitution inside double quotes.
+
+    procmailrc(5): the rest of the condition is expanded "according to sh(1)
+    substitution rules inside double quotes", then read again as a condition.
+    So ``\\$``, ``\\\\``, ``\\"`` and ``\\``` lose their backslash (``\\$5`` is
+    the anchor ``$`` then ``5``) while ``\\.`` keeps it; a ``"`` leaves and
+    re-enters the quoting (between such quotes a backslash escapes any
+    character and ``'...'`` is literal); ``$\\VAR`` is VAR's value with its
+    regex characters escaped (checked against procmail 3.23).
+    """
+    out: list[str] = []
+    quoted = True  # inside the implied double quotes
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == "\\" and i + 1 < n:
+            nxt = text[i + 1]
+            if not quoted or nxt in '$`"\\\n':
+                out.append("" if nxt == "\n" else nxt)
+                i += 2
+            else:
+                out.append(c)
+                i += 1
+        elif c == '"':
+            quoted = not quoted
+            i += 1
+        elif c == "'" and not quoted:
+            j = text.find("'", i + 1)
+            j = n if j < 0 else j
+            out.append(text[i + 1 : j])
+            i = j + 1
+        elif c == "`":
+            raise Dynamic("`command`")
+        elif c == "$" and (m := re.match(r"\$\\([A-Za-z_][A-Za-z0-9_]*)", text[i:])):
+            out.append("".join("\\" + ch if ch in _REGEX_SPECIAL else ch
+                               for ch in _lookup(env, m.group(1))))
+            i += m.end()
+        elif c == "$" and (m := _REF.match(text, i)):
+            out.append(expand(m.group(0), env))
+            i = m.end()
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
+
+
 def unset_names(text: str, env: dict[str, object]) -> list[str]:
     """Variables ``text`` refers to plainly (no ``:-`` default) that nothing has set."""
-    return list(dict.fromkeys(
-        name for m in _REF.finditer(text)
-        if (name := m.group("braced") or m.group("plain")) and not m.group("op")
-        and name not in env))
+    plain = (m.group("braced") or m.group("plain") for m in _REF.finditer(text)
+             if not m.group("op"))
+    quoted = re.findall(r"\$\\([A-Za-z_][A-Za-z0-9_]*)", text)
+    return list(dict.fromkeys(name for name in (*plain, *quoted) if name and name not in env))
 
 
 def unset_reason(name: str) -> str:

@@ -290,3 +290,23 @@ def test_bracket_expressions_read_as_procmail_reads_them() -> None:
             assert not compiled.search(f"Subject: {text}"), (rx, text)
     ere = pattern_test("^Subject: x[0-9-_]y", header=True, body=False, case_sensitive=False)
     assert ere.test == 'header :regex "Subject" "^x[0-99-_]y"'
+
+
+def test_dollar_conditions_get_sh_double_quote_substitution(tmp_path: Path) -> None:
+    # procmail 3.23 with FOO=a.b, each checked on real subjects: quotes leave and
+    # re-enter the implied double quotes, \\ \$ \" lose the backslash, \. keeps it,
+    # $\FOO is the value with its regex characters escaped.
+    cases = {
+        '"$FOO"': 'header :regex "Subject" "a.b"',          # matches "axb" too
+        "foo\\\\.com": 'header :contains "Subject" "foo.com"',  # foo\.com: not "fooxcom"
+        "'a.b'": 'header :regex "Subject" "\'a.b\'"',        # quotes kept, '.' any
+        "a\\.b": 'header :contains "Subject" "a.b"',
+        '"a\\.b"': 'header :regex "Subject" "a.b"',          # between quotes \. is .
+        '\\"q': 'header :contains "Subject" "\\"q"',
+        "$\\FOO": 'header :contains "Subject" "a.b"',        # not "axb"
+    }
+    for rx, test in cases.items():
+        result = _convert(tmp_path, f"FOO=a.b\n:0\n* $ ^Subject:.*{rx}\nx\n")
+        assert f"if {test} {{" in result.sieve, (rx, result.sieve)
+    never = _convert(tmp_path, "FOO=a.b\n:0\n* $ ^Subject:.*\\$5\nx\n")  # '$' anchor, then 5
+    assert never.recipes_translated == 0 and "fileinto" not in never.sieve
