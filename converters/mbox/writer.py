@@ -1,12 +1,25 @@
-"""Appending a message to an mbox spool the way a local delivery agent does.
+"""Appending a message to an mbox spool the way the old local delivery agent does.
 
 Rollback returns mail that arrived in Cyrus to the old ``/var/mail/USER``
 spool while sendmail, procmail and the user's mail client may still be using
-it, so the append must follow their conventions exactly: a dot-lock file
-``FILE.lock`` (created exclusively, stale after 1024 s as in procmail) plus a
-kernel ``lockf`` lock, a From_ line in asctime format, LF line ends, mboxrd
-``>From`` quoting, one empty line after the message, fsync, and on any write
-error the file is cut back to its old size so no half message is left.
+it, so the append must follow their conventions exactly.  The old agent is
+sendmail's ``local_procmail`` mailer, ``procmail -t -Y -a $h -d $u`` on a
+Debian host, and what it writes (checked against the real procmail in the
+tests) is the entry written here: a From_ line ``From SENDER  asctime`` (two spaces), LF line
+ends (sendmail hands procmail LF text), every line that begins exactly
+``From `` quoted with one ``>`` (mboxo: ``>From`` lines are left alone, so a
+user of the old system sees what procmail would have shown), Content-Length
+left as it is (``-Y``: procmail neither trusts nor rewrites it; without
+``-Y`` it would rewrite the header of a message that has one and not quote),
+a line end added to a last line without one.  Two things are done better than procmail,
+to keep the file a valid mbox: an empty line always follows the message
+(procmail omits it after a last line without a line end), and a file that
+does not end with an empty line gets one before the new From_ line.
+
+Locking is procmail's too: a dot-lock file ``FILE.lock`` (created
+exclusively, stale after 1024 s) plus a kernel ``lockf`` lock; the write is
+fsynced, and on any write error the file is cut back to its old size so no
+half message is left.
 """
 
 from __future__ import annotations
@@ -18,18 +31,37 @@ import re
 import time
 from collections.abc import Iterator
 from datetime import datetime
+from email.parser import BytesHeaderParser
+from email.utils import parseaddr
 from pathlib import Path
 
 #: procmail's default: a lock file older than this many seconds is stale.
 STALE_LOCK_SECONDS = 1024
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-_QUOTE = re.compile(rb"^(>*From )", re.MULTILINE)
+_QUOTE = re.compile(rb"^From ", re.MULTILINE)
 _NOT_SENDER = re.compile(rb"[\x00-\x20\x7f]+")
 
 
+def envelope_sender(data: bytes) -> str:
+    """The sender a From_ line names for a message that comes back from Cyrus.
+
+    The envelope sender, as Cyrus's lmtpd recorded it in ``Return-Path``
+    (``<>``, a bounce, is MAILER-DAEMON as sendmail writes it).  A message a
+    mail client saved into a folder never had an envelope: like the mbox
+    writers of mutt and c-client, name the author (``From:``) rather than
+    make it look like a bounce.
+    """
+    headers = BytesHeaderParser().parsebytes(data)
+    for name in ("Return-Path", "From"):
+        if name in headers:
+            return parseaddr(str(headers[name]))[1] or "MAILER-DAEMON"
+    return "MAILER-DAEMON"
+
+
 def from_line(sender: str, date: datetime) -> bytes:
-    """``From sender Wed Dec  2 05:53:22 1992`` in the local time of this host.
+    """``From sender  Wed Dec  2 05:53:22 1992`` in the local time of this host,
+    with procmail's two spaces before the date.
 
     An aware ``date`` is converted to local time (what sendmail writes); a
     naive one is taken as local wall-clock time.  Spaces and control
@@ -40,14 +72,13 @@ def from_line(sender: str, date: datetime) -> bytes:
     who = _NOT_SENDER.sub(b"", sender.encode("utf-8")) or b"MAILER-DAEMON"
     stamp = (f"{_DAYS[date.weekday()]} {_MONTHS[date.month - 1]} {date.day:2d} "
              f"{date.hour:02d}:{date.minute:02d}:{date.second:02d} {date.year}")
-    return b"From " + who + b" " + stamp.encode("ascii") + b"\n"
+    return b"From " + who + b"  " + stamp.encode("ascii") + b"\n"
 
 
 def mbox_entry(data: bytes, *, sender: str, date: datetime) -> bytes:
     """The bytes one delivery adds: From_ line, quoted LF message, one empty line."""
-    text = data.replace(b"\r\n", b"\n")
-    text = _QUOTE.sub(rb">\1", text)
-    if not text.endswith(b"\n"):
+    text = _QUOTE.sub(b">From ", data.replace(b"\r\n", b"\n"))
+    if text and not text.endswith(b"\n"):
         text += b"\n"
     return from_line(sender, date) + text + b"\n"
 
@@ -93,9 +124,9 @@ def append_message(path: Path, data: bytes, *, sender: str, date: datetime,
                    lock_timeout: float = 60.0) -> int:
     """Append one message to an mbox spool the way a sendmail/procmail local delivery would.
 
-    From_ line, LF line endings, mboxrd >From quoting of body lines, blank line
-    after; with fcntl + dotlock locking; fsync.  Used by rollback to return
-    mail to the old spool.  The file is created (mode 0600) if missing.
+    ``mbox_entry`` is what is written, under fcntl + dotlock locks, fsynced.
+    Used by rollback to return mail to the old spool.  The file is created
+    (mode 0600) if missing.
     Returns the byte offset of the new From_ line (what ``read_mbox`` will
     report as the message's offset; one or two line ends may precede it when
     the file did not end with an empty line).

@@ -9,7 +9,13 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from converters.mbox import read_mbox
-from converters.mbox.writer import STALE_LOCK_SECONDS, append_message, from_line, mbox_entry
+from converters.mbox.writer import (
+    STALE_LOCK_SECONDS,
+    append_message,
+    envelope_sender,
+    from_line,
+    mbox_entry,
+)
 
 WHEN = datetime(2021, 6, 1, 12, 30, 5, tzinfo=UTC)
 
@@ -36,9 +42,14 @@ def test_round_trip_through_the_reader(tmp_path, local_tz_utc):
     spool = tmp_path / "alice"
     for n, data in enumerate(MESSAGES):
         append_message(spool, data, sender=f"s{n}@example.org", date=WHEN + timedelta(hours=n))
-    msgs = list(read_mbox(spool, unescape_mboxrd=True))
-    expected = [*MESSAGES[:3], MESSAGES[3] + b"\r\n"]   # a final line end is added
+    msgs = list(read_mbox(spool))
+    # mboxo: a line that began "From " reads back quoted, one that began ">From" as it was
+    expected = [MESSAGES[0],
+                b"From: b@example.org\r\nSubject: from lines\r\n\r\n>From here\r\n"
+                b">From there\r\n\r\n>From x@y Wed Dec  2 05:53:22 1992\r\n>>From deep\r\n",
+                MESSAGES[2], MESSAGES[3] + b"\r\n"]   # a final line end is added
     assert [m.data for m in msgs] == expected
+    assert [[f.code for f in m.findings] for m in msgs] == [["mbox-date-zone"], [], [], []]
     assert [m.internaldate for m in msgs] == [WHEN + timedelta(hours=n) for n in range(4)]
     assert [m.from_line.split()[1] for m in msgs] == [b"s0@example.org", b"s1@example.org",
                                                       b"s2@example.org", b"s3@example.org"]
@@ -46,25 +57,25 @@ def test_round_trip_through_the_reader(tmp_path, local_tz_utc):
     assert spool.stat().st_mode & 0o777 == 0o600
 
 
-def test_entry_layout_and_mboxrd_quoting():
+def test_entry_layout_and_mboxo_quoting():
     entry = mbox_entry(MESSAGES[1], sender="b@example.org", date=WHEN.replace(tzinfo=None))
     assert entry == (
-        b"From b@example.org Tue Jun  1 12:30:05 2021\n"
-        b"From: b@example.org\nSubject: from lines\n\n>From here\n>>From there\n"
-        b"\n>From x@y Wed Dec  2 05:53:22 1992\n>>>From deep\n\n")
+        b"From b@example.org  Tue Jun  1 12:30:05 2021\n"
+        b"From: b@example.org\nSubject: from lines\n\n>From here\n>From there\n"
+        b"\n>From x@y Wed Dec  2 05:53:22 1992\n>>From deep\n\n")
 
 
 def test_from_line_uses_host_local_time(monkeypatch):
     monkeypatch.setenv("TZ", "America/New_York")
     time.tzset()
     try:
-        assert from_line("x@y", WHEN) == b"From x@y Tue Jun  1 08:30:05 2021\n"
+        assert from_line("x@y", WHEN) == b"From x@y  Tue Jun  1 08:30:05 2021\n"
         odd = datetime(2021, 1, 2, 3, 4, 5, tzinfo=timezone(timedelta(hours=5)))
-        assert from_line("we ird\x01@y", odd) == b"From weird@y Fri Jan  1 17:04:05 2021\n"
+        assert from_line("we ird\x01@y", odd) == b"From weird@y  Fri Jan  1 17:04:05 2021\n"
     finally:
         monkeypatch.undo()
         time.tzset()
-    assert from_line("", WHEN.replace(tzinfo=None)).startswith(b"From MAILER-DAEMON Tue Jun  1")
+    assert from_line("", WHEN.replace(tzinfo=None)).startswith(b"From MAILER-DAEMON  Tue Jun  1")
 
 
 @pytest.mark.parametrize(
@@ -127,3 +138,99 @@ def test_shares_a_spool_with_real_procmail(tmp_path, local_tz_utc):
     assert msgs[2].data.endswith(b"\r\n\r\nlast\r\n")
     assert [f.code for f in msgs[3].findings] == ["mbox-unspaced-from"]
     assert msgs[4].data == MESSAGES[0]
+
+
+#: Messages as Cyrus holds them (CRLF), with what procmail must be shown to quote or end.
+CYRUS_FORMS = {
+    "from-lines": b"From: a@example.com\r\nSubject: s\r\n\r\nline one\r\nFrom the start\r\n"
+                  b">From quoted already\r\n>>From deeper\r\nFromage\r\nFrom\r\n From x\r\n",
+    "from-first-in-body": b"Subject: s\r\n\r\nFrom at the start of the body\r\nsecond\r\n",
+    "no-final-newline": b"Subject: s\r\n\r\nline one\r\nFrom x\r\nno final newline",
+    "content-length": b"Subject: s\r\nContent-Length: 2\r\n\r\nFrom x\r\n>From y\r\nabc\r\n",
+    "from-in-header": b"Subject: s\r\nFrom odd header line\r\n\r\nbody\r\n",
+    "header-only": b"Subject: just a header",
+}
+
+
+def _procmail_entry(tmp_path, data: bytes, sender: str) -> bytes:
+    """What the old delivery agent writes for ``data``: sendmail hands procmail LF text,
+    and this site's local mailer runs ``procmail -Y`` (Berkeley mbox, no Content-Length)."""
+    spool, rc = tmp_path / "procmail.spool", tmp_path / "rc"
+    spool.unlink(missing_ok=True)
+    rc.write_text(f"MAILDIR={tmp_path}\nDEFAULT={spool}\nLOGFILE={tmp_path}/log\n")
+    subprocess.run(["procmail", "-Y", "-f", sender, "-m", str(rc)],
+                   input=data.replace(b"\r\n", b"\n"), check=True,
+                   env={"PATH": os.environ["PATH"], "TZ": "UTC"})
+    return spool.read_bytes()
+
+
+@pytest.mark.skipif(shutil.which("procmail") is None, reason="procmail not installed")
+@pytest.mark.parametrize("name", sorted(CYRUS_FORMS))
+def test_entry_is_what_procmail_writes(tmp_path, local_tz_utc, name):
+    """Byte for byte the real procmail's entry (its delivery time on our From_ line), but
+    for the empty line procmail leaves out after a last line without a line end."""
+    data = CYRUS_FORMS[name]
+    real = _procmail_entry(tmp_path, data, "rp@example.net")
+    head = real[:real.index(b"\n")].decode()
+    assert head.startswith("From rp@example.net  ")
+    when = datetime.strptime(head.removeprefix("From rp@example.net  "), "%a %b %d %H:%M:%S %Y")
+    ours = mbox_entry(data, sender="rp@example.net", date=when)
+    assert ours == (real if data.endswith(b"\n") else real + b"\n")
+
+
+@pytest.mark.parametrize(("name", "read_back"), [
+    ("from-lines", b"From: a@example.com\r\nSubject: s\r\n\r\nline one\r\n>From the start\r\n"
+                   b">From quoted already\r\n>>From deeper\r\nFromage\r\nFrom\r\n From x\r\n"),
+    ("from-first-in-body", b"Subject: s\r\n\r\n>From at the start of the body\r\nsecond\r\n"),
+    ("no-final-newline", b"Subject: s\r\n\r\nline one\r\n>From x\r\nno final newline\r\n"),
+    # Content-Length is mbox bookkeeping to the reader (removed); a wrong one is ignored
+    ("content-length", b"Subject: s\r\n\r\n>From x\r\n>From y\r\nabc\r\n"),
+    # the quoted line is no header field: it ends the header section, as the reader does
+    ("from-in-header", b"Subject: s\r\n\r\n>From odd header line\r\n\r\nbody\r\n"),
+    ("header-only", b"Subject: just a header\r\n"),
+])
+def test_what_the_reader_reads_back(tmp_path, name, read_back):
+    """An mbox cannot hold every message byte for byte: the reader gets back the quoted
+    From lines, an ended last line, no Content-Length; the next message is untouched."""
+    spool = tmp_path / "spool"
+    offset = append_message(spool, CYRUS_FORMS[name], sender="a@b", date=WHEN)
+    append_message(spool, MESSAGES[0], sender="a@b", date=WHEN)
+    first, second = read_mbox(spool)
+    assert (first.offset, first.data, second.data) == (offset, read_back, MESSAGES[0])
+    assert next(read_mbox(spool, start=offset)).sha1 == first.sha1
+
+
+def test_a_crlf_message_reads_back_byte_for_byte(tmp_path):
+    spool = tmp_path / "spool"
+    data = b"Subject: crlf\r\n\r\nline\r\n\r\n>From kept\r\nlast\r\n"
+    append_message(spool, data, sender="a@b", date=WHEN)
+    assert b"\r" not in spool.read_bytes()
+    assert [m.data for m in read_mbox(spool)] == [data]
+
+
+def test_a_content_length_that_happens_to_fit_is_trusted(tmp_path):
+    """Content-Length: 5 counted "abc" with CRLF; in the LF file the 5 bytes are "abc" and
+    the empty line after the message, which is where the next message starts: the reader
+    takes the length (mboxcl), so the copy reads back with one more empty line (and,
+    as every copy, without the Content-Length header)."""
+    spool = tmp_path / "spool"
+    data = b"Subject: cl\r\nContent-Length: 5\r\n\r\nabc\r\n"
+    append_message(spool, data, sender="a@b", date=WHEN)
+    append_message(spool, MESSAGES[0], sender="a@b", date=WHEN)
+    assert [m.data for m in read_mbox(spool)] == [b"Subject: cl\r\n\r\nabc\r\n\r\n",
+                                                  MESSAGES[0]]
+
+
+@pytest.mark.parametrize(("data", "sender"), [
+    (b"Return-Path: <bounce@lists.example>\r\nFrom: Ann <ann@example.org>\r\n\r\nx\r\n",
+     "bounce@lists.example"),
+    (b"Return-Path: <>\r\nFrom: Mail Delivery <postmaster@example.org>\r\n\r\nx\r\n",
+     "MAILER-DAEMON"),
+    (b"From: Ann <ann@example.org>\r\nSubject: saved by a mail client\r\n\r\nx\r\n",
+     "ann@example.org"),
+    (b"Subject: neither\r\n\r\nx\r\n", "MAILER-DAEMON"),
+])
+def test_envelope_sender(data, sender):
+    """Return-Path is the envelope; a message appended by a client has none, and its
+    author is named rather than a bounce's MAILER-DAEMON."""
+    assert envelope_sender(data) == sender
