@@ -28,11 +28,11 @@ from dataclasses import dataclass
 from email.utils import getaddresses
 from pathlib import Path
 
-from converters.folders import DEFAULT_MAPPING, INBOX
+from converters.folders import DEFAULT_MAPPING, INBOX, spool_side_name
 from converters.procmail import SieveConversion
 from migrate.inventory import folder_dir
 
-from .cases import RcCase
+from .cases import USER, RcCase
 from .cyrus_engine import Sandbox, retrying, run_cyrus
 from .messages import Delivery, Message, deliveries
 from .procmail_oracle import Outcome, run_procmail
@@ -106,7 +106,12 @@ def _addresses(values: Sequence[str]) -> tuple[str, ...]:
 
 
 def _imap_name(rel: str, home: Path, maildir: Path | None) -> str:
-    """procmail's file (relative to HOME) as the IMAP folder the copy engine makes of it."""
+    """procmail's file (relative to HOME, or beside the spool) as the IMAP folder the
+    copy engine makes of it; a file in the spool directory that is no folder of the
+    user's keeps its path, so it can only disagree."""
+    if rel.startswith("/var/mail/"):
+        name = spool_side_name(USER, rel.rstrip("/").removesuffix("/."))
+        return rel if name is None else DEFAULT_MAPPING.folder(name)
     path = home / rel.rstrip("/").removesuffix("/.")
     base = maildir if maildir is not None and maildir in path.parents else home
     return DEFAULT_MAPPING.folder(path.relative_to(base).as_posix())

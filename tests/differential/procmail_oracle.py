@@ -4,7 +4,8 @@ The oracle half of the procmail -> Sieve differential tests: it runs
 ``/usr/bin/procmail -m RCFILE`` with HOME, MAILDIR and DEFAULT inside a
 temporary directory, with ``$SENDMAIL`` and any named pipe programs replaced
 by a recorder script, and reports the outcome as folders written (relative
-to HOME, maildir as ``dir/`` and MH as ``dir/.``), forwards, autoreplies,
+to HOME, maildir as ``dir/`` and MH as ``dir/.``; beside the spool as
+``/var/mail/USER.NAME``), forwards, autoreplies,
 programs run, and whether the message reached $DEFAULT (the inbox).
 
 $DEFAULT is the user's inbox whatever the rc file sets it to: a TRAP
@@ -122,7 +123,9 @@ def run_procmail(rc_text: str | bytes, message: bytes, *, user: str = "alice",
         for path in (b"/var/spool/mail/", b"/var/mail/"):
             data = data.replace(path, str(spools).encode() + b"/")
         rc.write_bytes(data)
-        spool = root / "spool"
+        # The spool is /var/mail/USER as the rc file names it, so folders written beside
+        # it (${DEFAULT}.Spam/) are seen, and named as the old paths the copy engine reads.
+        spool = spools / user
         # An existing spool dated in the past: procmail sleeps a second after writing
         # to a new (or just-touched) mbox, so that its mtime ends up after its atime.
         spool.touch()
@@ -130,6 +133,7 @@ def run_procmail(rc_text: str | bytes, message: bytes, *, user: str = "alice",
         log = root / "procmail.log"
         final = root / "default"
         before = _snapshot(home)
+        spool_before = _snapshot(spools)
         env = {"PATH": f"{stubs}:/usr/bin:/bin", "LOGNAME": user, "USER": user,
                "HOME": str(home), "SHELL": "/bin/sh"}
         args = [PROCMAIL, "-m", f"PATH={env['PATH']}", f"HOME={home}", f"MAILDIR={home}",
@@ -149,7 +153,12 @@ def run_procmail(rc_text: str | bytes, message: bytes, *, user: str = "alice",
         after = _snapshot(home)
         changed = sorted(k for k, v in after.items() if before.get(k) != v and k != ".procmailrc"
                          and (marker is None or marker in (home / k).read_bytes()))
-        folders = tuple(dict.fromkeys(_folder_name(c, home) for c in changed))
+        beside = sorted(k for k, v in _snapshot(spools).items()
+                        if spool_before.get(k) != v and k != user
+                        and (marker is None or marker in (spools / k).read_bytes()))
+        folders = tuple(dict.fromkeys([*(_folder_name(c, home) for c in changed),
+                                       *("/var/mail/" + _folder_name(c, spools)
+                                         for c in beside)]))
         forwards, replies, programs = _calls(calls)
         inbox = spool.exists() and spool.stat().st_size > 0
         default = _final_default(final)
@@ -233,8 +242,22 @@ def _calls(calls: Path) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ..
             headers = BytesHeaderParser().parsebytes(body)
             replies.append(str(headers.get("To", "")).strip())
         else:
-            forwards += [a for a in args if not a.startswith("-")]
+            forwards += _recipients(args)
     return tuple(forwards), tuple(replies), tuple(programs)
+
+
+def _recipients(args: list[str]) -> list[str]:
+    """sendmail's recipient arguments: not options, nor the sender after -f/-F/-r."""
+    out: list[str] = []
+    skip = False
+    for a in args:
+        if skip:
+            skip = False
+        elif a.startswith("-"):
+            skip = a in ("-f", "-F", "-r")
+        else:
+            out.append(a)
+    return out
 
 
 def which_procmail() -> str | None:

@@ -83,3 +83,17 @@ def test_marker_keeps_other_written_files_out() -> None:
     rc = "LOGFILE=$HOME/pm.log\n:0\nhit\n"
     assert set(run_procmail(rc, MESSAGE).folders) == {"pm.log", "hit"}
     assert run_procmail(rc, MESSAGE, marker=b"Message-ID: <1@example.org>").folders == ("hit",)
+
+
+def test_folders_beside_the_spool_are_seen_with_their_old_path() -> None:
+    # ${DEFAULT}.Spam/ (the Maildir++ habit) with DEFAULT=/var/mail/alice writes beside
+    # the spool; the copy engine reads /var/mail/alice.Spam, so that is its name here.
+    out = run_procmail(":0\n* ^Subject:.*python\n${DEFAULT}.Spam/\n", MESSAGE)
+    assert out.folders == ("/var/mail/alice.Spam/",) and not out.inbox
+    assert run_procmail(":0\n/var/mail/alice.lists\n", MESSAGE).folders == (
+        "/var/mail/alice.lists",)
+
+
+def test_a_forward_sender_option_is_not_a_recipient() -> None:
+    out = run_procmail(":0\n! -f bob@example.org carol@example.org\n", MESSAGE)
+    assert out.forwards == ("carol@example.org",)
