@@ -5,7 +5,7 @@ shared corpus, the converter's construct files, the differential's own) and
 every test message, and prints: files parsed, recipes translated (overall and
 per kind of action), pairs compared, agreement on the comparable pairs (header
 text judged decoded, as Sieve compares it; see tests/differential/compare.py),
-how often RFC 2047 encoding changed procmail's own answer, and each
+how often RFC 2047 or transfer encoding changed procmail's own answer, and each
 disagreement.  Needs procmail and the sandbox servers.
 
     python3 bench/procmail_agreement.py [--step N] [--files SUBSTRING]
@@ -115,8 +115,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"agreement:           {agree}/{len(comparable)} "
           f"({100 * agree / max(len(comparable), 1):.2f}%)")
     mattered = [p for p in comparable if p.encoding_mattered]
-    print(f"encoded headers:     {sum(p.procmail_raw is not None for p in comparable)} comparable "
-          f"pairs; on {len(mattered)} procmail's own answer on the raw bytes differs from its "
+    print(f"encoded text:        {sum(p.procmail_raw is not None for p in comparable)} comparable "
+          f"pairs (RFC 2047 headers, single-part quoted-printable/base64 bodies); on "
+          f"{len(mattered)} procmail's own answer on the raw bytes differs from its "
           f"answer on the decoded text (the one judged), Cyrus agreeing with the decoded on "
           f"{sum(p.agree for p in mattered)}")
     print(f"wall time:           {elapsed:.0f} s")

@@ -103,7 +103,7 @@ def _program(cmd: str, env: dict[str, object]) -> CondResult:
 
 
 def _from_translated(tr: Translated) -> CondResult:
-    caveats = [tr.caveat] if tr.caveat else []
+    caveats = list(tr.caveats)
     return CondResult(test=tr.test, reason=tr.reason, requires=set(tr.requires),
                       caveats=caveats, capture=tr.capture)
 

@@ -11,6 +11,7 @@ otherwise.  Anything else is reported, never approximated silently.
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 
@@ -83,7 +84,7 @@ class Translated:
     test: str | None
     requires: set[str] = field(default_factory=set)
     reason: str = ""
-    caveat: str = ""
+    caveats: tuple[str, ...] = ()
     capture: int | None = None
 
 
@@ -457,7 +458,7 @@ def _header_branch(toks: list[Tok], comparator: str) -> Translated:
         # ^From x : the From_ envelope line, which sendmail writes from the envelope sender.
         result = value_test("envelope :all", ["from"], rest[1:], comparator)
         result.requires |= {"envelope"}
-        result.caveat = "the From_ line is tested as the envelope sender"
+        result.caveats += (_FROM_LINE_CAVEAT,)
         try:
             daemon = _python(rest[1:], bool(comparator)).match("MAILER-DAEMON ") is not None
         except re.error:
@@ -485,14 +486,14 @@ def _header_branch(toks: list[Tok], comparator: str) -> Translated:
             + (f" ({', '.join(longer[:4])}{', ...' if len(longer) > 4 else ''})"
                if longer else "") + ", which Sieve cannot enumerate")
     result = value_test("header", [name], rest, comparator)
-    caveat = (f"'^{name}' without ':' also matched headers whose names begin with "
-              f"'{name}' (no common one does); only the {name}: header is tested")
+    caveats = (f"'^{name}' without ':' also matched headers whose names begin with "
+               f"'{name}' (no common one does); only the {name}: header is tested",)
     if name.lower() == "from" and rest[0].kind == "any":
         env = value_test("envelope :all", ["from"], rest, comparator)
         result = Translated(f"anyof ({result.test}, {env.test})",
                             result.requires | env.requires | {"envelope"})
-        caveat += "; the From_ line is tested as the envelope sender"
-    result.caveat = caveat
+        caveats += (_FROM_LINE_CAVEAT,)
+    result.caveats = caveats
     return result
 
 
@@ -513,7 +514,7 @@ def _macro(rx: str, comparator: str) -> Translated | None:
             'envelope :all :is "from" ""',
         ]
         return Translated("anyof (" + ", ".join(tests) + ")", {"regex", "envelope"},
-                          caveat=_FROM_LINE_CAVEAT)
+                          caveats=(_FROM_LINE_CAVEAT,))
     for macro, boundary in (("^TO_", "[^-a-zA-Z0-9_.]"), ("^TO", "[^a-zA-Z]")):
         if rx.startswith(macro):
             rest = tokenize(rx[len(macro) :])
@@ -545,7 +546,7 @@ def pattern_test(rx: str, *, header: bool, body: bool, case_sensitive: bool) -> 
     """:func:`_pattern_test`, telling of parentheses procmail mended."""
     result = _pattern_test(rx, header=header, body=body, case_sensitive=case_sensitive)
     if result.test is not None and unbalanced(rx):
-        result.caveat = "; ".join(c for c in (result.caveat, UNBALANCED) if c)
+        result.caveats += (UNBALANCED,)
     return result
 
 
@@ -582,7 +583,7 @@ def _pattern_test(rx: str, *, header: bool, body: bool, case_sensitive: bool) ->
     return Translated(
         "anyof (" + ", ".join(str(b.test) for b in branches) + ")",
         set().union(*(b.requires for b in branches)),
-        caveat="; ".join(b.caveat for b in branches if b.caveat),
+        caveats=tuple(dict.fromkeys(c for b in branches for c in b.caveats)),
     )
 
 
@@ -715,12 +716,24 @@ def variable_test(value: str, rx: str, *, case_sensitive: bool) -> Translated:
                       f"{quote(('^' if anchored else '') + ere)}", {"variables", "regex"})
 
 
+#: Told of every body test (checked in the sandbox's Cyrus 3.6).
+BODY_DECODED = ("Cyrus undoes the quoted-printable or base64 of a single-part message "
+                "before it searches the body (a multipart body is searched as sent, as "
+                "procmail did): such mail is now matched on the text its reader sees")
+
+
 def _body_branch(toks: list[Tok], comparator: str) -> Translated:
     """B: literal text -> ``body :raw :contains``; other patterns -> ``:regex`` with a caveat."""
     if any(ord(ch) > 127 for t in toks for ch in t.text):
         raise Untranslatable(
             "8-bit characters in a body pattern: procmail compared the bytes of the rc file's "
             "charset with the mail's, the Sieve script is UTF-8")
+    text = "".join(t.text for t in toks if t.kind == "lit")
+    if re.search(r"=[0-9a-fA-F]{2}", text) or any(
+            a == Tok("lit", "=") and b.kind == "eol" for a, b in itertools.pairwise(toks)):
+        raise Untranslatable(
+            "the pattern looks at quoted-printable encoding ('=XX', a soft line break), "
+            "which Cyrus undoes before it searches a single-part body")
     core = list(toks)
     if len(core) >= 2 and core[0].kind == "any" and core[1].kind == "*":
         core = core[2:]
@@ -728,7 +741,8 @@ def _body_branch(toks: list[Tok], comparator: str) -> Translated:
         core = core[:-2]
     if core and all(t.kind == "lit" for t in core):
         lit = "".join(t.text for t in core)
-        return Translated(f"body{comparator} :raw :contains {quote(lit)}", {"body"})
+        return Translated(f"body{comparator} :raw :contains {quote(lit)}", {"body"},
+                          caveats=(BODY_DECODED,))
     _check_balanced(toks)
     ere = []
     for t in toks:
@@ -742,7 +756,7 @@ def _body_branch(toks: list[Tok], comparator: str) -> Translated:
         raise Untranslatable("\\/ in a body pattern")
     return Translated(
         f"body{comparator} :raw :regex {quote(''.join(ere))}", {"body", "regex"},
-        reason="", caveat="BODY-REGEX")
+        reason="", caveats=("BODY-REGEX", BODY_DECODED))
 
 
 def _matches_empty(rx: str, case_sensitive: bool) -> bool:

@@ -12,11 +12,13 @@ A pair counts for agreement only when the translation is complete: every
 recipe of the file translated and the script valid.  Pairs on other files
 are "not comparable" and are counted, not judged.
 
-Sieve compares header text decoded (RFC 5228 2.7.2), procmail the raw
-bytes; the translation is held to what procmail does with the decoded text,
-which for a message without RFC 2047 words is the message itself.  For a
-message with such words procmail's answer on the raw bytes is kept beside
-it, so a run shows how often the encoding changed procmail's own answer.
+Sieve compares header text decoded (RFC 5228 2.7.2), and Cyrus searches a
+single-part body with its quoted-printable or base64 undone; procmail reads
+the raw bytes.  The translation is held to what procmail does with the
+decoded text, which for a message without RFC 2047 words or a transfer
+encoding is the message itself.  For other messages procmail's answer on the
+raw bytes is kept beside it, so a run shows how often the encoding changed
+procmail's own answer.
 """
 
 from __future__ import annotations
@@ -69,7 +71,8 @@ class Pair:
     procmail: Seen
     cyrus: Seen | None
     #: procmail's answer on the raw bytes, for a message with RFC 2047 words in its
-    #: header (``procmail`` is its answer on the decoded text Sieve compares).
+    #: header or a transfer-encoded single-part body (``procmail`` is its answer on
+    #: the decoded text Cyrus compares).
     procmail_raw: Seen | None = None
 
     @property

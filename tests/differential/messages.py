@@ -6,8 +6,9 @@ the ones procmail rules are written against: mailing lists (List-Id,
 Sender, Precedence, Mailing-List, X-Mailing-List), spam-tagged mail
 (X-Spam-Flag/Status/Level at several levels), daemon bounces
 (MAILER-DAEMON, postmaster, Auto-Submitted), folded and RFC 2047 encoded
-headers, every recipient header procmail's ^TO looks at, 8-bit bodies, a few
-big messages, plus the real messages of the sample site's spools.
+headers, every recipient header procmail's ^TO looks at, 8-bit bodies,
+single-part bodies in quoted-printable and base64, a few big messages, plus
+the real messages of the sample site's spools.
 
 Every message has a distinct envelope sender: Sieve vacation answers a
 sender at most once per period, procmail's formail autoreply every time, so
@@ -16,8 +17,10 @@ reusing a sender would compare rate limiting instead of the translation.
 
 from __future__ import annotations
 
+import binascii
+import quopri
 import random
-from base64 import b64encode
+from base64 import b64decode, b64encode
 from collections.abc import Iterator
 from dataclasses import dataclass
 from email.header import decode_header, make_header
@@ -89,15 +92,17 @@ class Delivery:
 
     @property
     def decoded_mbox_bytes(self) -> bytes:
-        """``mbox_bytes`` with every header field that holds an RFC 2047 word decoded.
+        """``mbox_bytes`` with every header field that holds an RFC 2047 word decoded,
+        and a single-part body's transfer encoding undone.
 
-        That is the text Sieve compares (RFC 5228 2.7.2: unfolded, decoded), and
+        That is the text Sieve compares (RFC 5228 2.7.2: unfolded, decoded) and
+        the body Cyrus's ``body :raw`` searches (see :func:`decoded_body`), and
         the text the translation promises to treat as procmail treated text that
         was not encoded.  Other fields are left byte for byte as they were.
         """
         head, sep, body = self.data.partition(b"\n\n")
         fields = [decoded_field(f) for f in _unfolded(head)]
-        data = b"\n".join(fields) + sep + body
+        data = b"\n".join(fields) + sep + decoded_body(head, body)
         return f"From {self.message.sender} Thu Oct  1 10:00:00 2026\n".encode() + data
 
 
@@ -252,6 +257,55 @@ def _generated(n: int) -> Iterator[Message]:
         yield Message(f"gen{i:03d}-{kind}", sender, data)
 
 
+#: Body texts rules are written against, for the transfer-encoded messages.
+_ENCODED_TEXTS = (
+    "To unsubscribe from this list, send mail to list-request.\n",
+    "viagra 100 mg, cheap, no prescription\nclick here\n",
+    "-----BEGIN PGP MESSAGE-----\nhQEMA1x\n-----END PGP MESSAGE-----\n",
+    "Python 3.14 is out; perl 5.42 too.\nprice=100 EUR, a=b\n",
+    "Gr\u00fc\u00dfe aus K\u00f6ln, caf\u00e9 cr\u00e8me: unsubscribe here\n",
+)
+
+
+def _transfer_encoded() -> Iterator[Message]:
+    """Single-part text bodies in quoted-printable (with soft line breaks inside
+    words) and base64: procmail searches the encoded text, Cyrus the decoded."""
+    for i, text in enumerate(_ENCODED_TEXTS * 2):
+        sender = f"enc{i}@example.net"
+        raw = text.encode("utf-8")
+        if i % 2:
+            cte = "base64"
+            body = b64encode(raw).decode("ascii")
+            body = "\n".join(body[j:j + 76] for j in range(0, len(body), 76)) + "\n"
+        else:
+            cte = "quoted-printable"
+            body = quopri.encodestring(raw).decode("ascii")
+            body = body.replace("unsubscribe", "unsub=\nscribe", 1)
+        head = (f"From: Enc <{sender}>\nTo: alice@example.org\nSubject: encoded body {i}\n"
+                f"MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n"
+                f"Content-Transfer-Encoding: {cte}\n"
+                f"Date: Thu, 01 Oct 2026 11:{i:02d}:00 +0000\nMessage-ID: <enc{i}@example.net>\n")
+        yield Message(f"enc{i:02d}-{cte}", sender, (head + "\n" + body).encode("ascii"))
+
+
+def decoded_body(head: bytes, body: bytes) -> bytes:
+    """The body as Cyrus's ``body :raw`` gives it: a single-part message's
+    quoted-printable or base64 is decoded (multipart bodies stay as sent)."""
+    fields = {f.split(b":", 1)[0].strip().lower(): f.split(b":", 1)[1].strip().lower()
+              for f in _unfolded(head) if b":" in f}
+    if fields.get(b"content-type", b"").startswith(b"multipart/"):
+        return body
+    cte = fields.get(b"content-transfer-encoding", b"")
+    try:
+        if cte == b"quoted-printable":
+            return quopri.decodestring(body)
+        if cte == b"base64":
+            return b64decode(body)
+    except (binascii.Error, ValueError):
+        return body
+    return body
+
+
 def _spool_messages() -> Iterator[Message]:
     for spool in sorted(SPOOLS.glob("*")):
         for m in read_mbox(spool):
@@ -265,4 +319,4 @@ def _spool_messages() -> Iterator[Message]:
 
 def messages(generated: int = 300) -> list[Message]:
     """``generated`` synthetic messages followed by the sample site's spooled mail."""
-    return [*_generated(generated), *_spool_messages()]
+    return [*_generated(generated), *_transfer_encoded(), *_spool_messages()]
