@@ -456,6 +456,9 @@ def _header_branch(toks: list[Tok], comparator: str) -> Translated:
         return value_test("header", names, rest, comparator)
     if names[0].lower() == "from" and rest and rest[0] == Tok("lit", " "):
         # ^From x : the From_ envelope line, which sendmail writes from the envelope sender.
+        if not _within_sender(rest[1:]):
+            return Translated("false", caveats=(
+                "'^From ' ending in '$' never matched: the From_ line goes on with the date",))
         result = value_test("envelope :all", ["from"], rest[1:], comparator)
         result.requires |= {"envelope"}
         result.caveats += (_FROM_LINE_CAVEAT,)
@@ -488,13 +491,56 @@ def _header_branch(toks: list[Tok], comparator: str) -> Translated:
     result = value_test("header", [name], rest, comparator)
     caveats = (f"'^{name}' without ':' also matched headers whose names begin with "
                f"'{name}' (no common one does); only the {name}: header is tested",)
-    if name.lower() == "from" and rest[0].kind == "any":
+    if name.lower() == "from" and rest[0].kind == "any" and _within_sender(rest):
         env = value_test("envelope :all", ["from"], rest, comparator)
         result = Translated(f"anyof ({result.test}, {env.test})",
                             result.requires | env.requires | {"envelope"})
         caveats += (_FROM_LINE_CAVEAT,)
     result.caveats = caveats
     return result
+
+
+#: The words of a From_ line's date (ctime: weekday, month; and common zone names).
+_DATE_WORDS = ("mon tue wed thu fri sat sun jan feb mar apr may jun jul aug sep oct nov "
+               "dec utc gmt est edt cst cdt mst mdt pst pdt cet cest eet eest wet west bst "
+               "ist jst msk aest aedt").split()
+
+
+def _within_sender(toks: list[Tok]) -> bool:
+    """Whether a ``^From `` pattern can match the From_ line at all; refused when it
+    can reach past the sender into the date.
+
+    The From_ line is ``From SENDER DATE`` (ctime, maybe a zone); Sieve's
+    envelope test sees SENDER only.  A match stays in SENDER when whatever
+    follows a token that can match the space before DATE (``.``, a class,
+    ``\\<``, and a leading ``.*``) holds text no date holds: a character other
+    than letters, digits and ``:+-``, or a word no date word contains.  So
+    ``.*@example.org``, ``.*MAILER-DAEMON`` and ``bob@x.com`` are the sender,
+    ``.*2026`` and ``.*Thu`` reach the date, and ``x.com$`` never matched in
+    procmail (the date follows): False.
+    """
+    lead = toks[:2] == [Tok("any"), Tok("*")]
+    body = toks[2:] if lead else toks
+    at_end = bool(body) and body[-1].kind == "eol"
+    core = body[:-1] if at_end else body
+    if any(t.kind == "eol" for t in core) or lead and not _dateless(core) or any(
+            (t.kind in ("any", "wbs", "wbe") or _can_be(t, " ")) and not _dateless(core[i + 1:])
+            for i, t in enumerate(core)):
+        raise Untranslatable(_PAST_SENDER)
+    return not at_end
+
+
+_PAST_SENDER = ("the pattern can reach past the sender into the date on the From_ line "
+                "('From SENDER DATE'), which Sieve's envelope test does not see")
+
+
+def _dateless(toks: list[Tok]) -> bool:
+    """Tokens that must match some text no From_ line date holds."""
+    if any(t.kind == "lit" and not (t.text.isalnum() or t.text in ":+- ") for t in toks):
+        return True
+    words = "".join(t.text.lower() if t.kind == "lit" and t.text.isalpha() else " "
+                    for t in toks).split()
+    return any(not any(w in d for d in _DATE_WORDS) for w in words)
 
 
 def _macro(rx: str, comparator: str) -> Translated | None:

@@ -322,3 +322,16 @@ def test_body_patterns_on_quoted_printable_itself_are_reported() -> None:
     plain = pattern_test("a=b", header=False, body=True, case_sensitive=False)
     assert plain.test == 'body :raw :contains "a=b"'
     assert any("single-part" in c for c in plain.caveats)
+
+
+def test_from_line_patterns_that_reach_the_date_are_reported() -> None:
+    # procmail matches 'From SENDER DATE'; the envelope test has SENDER only.
+    for rx in ("^From .*2026", "^From.*Thu", "^From bob.*Oct", "^From .*2026$"):
+        result = pattern_test(rx, header=True, body=False, case_sensitive=False)
+        assert result.test is None and "into the date" in result.reason, rx
+    for rx, test in (("^From .*@example\\.com", 'envelope :all :contains "from" "@example.com"'),
+                     ("^From owner-", 'envelope :all :matches "from" "owner-*"'),
+                     ("^From bob@example\\.com$", "false")):
+        assert pattern_test(rx, header=True, body=False, case_sensitive=False).test == test, rx
+    edu = pattern_test("^From.*gatech.edu$", header=True, body=False, case_sensitive=False)
+    assert edu.test == 'header :regex "From" "gatech.edu$"'
