@@ -11,17 +11,32 @@ and their answers reduced to the same terms:
 * ``remote:ADDR via HOST``  forwarded (sendmail's smtp mailers; Postfix's
   smtp/relay next hop);
 * ``program:CMD`` / ``file:PATH``  a command or a file;
-* ``reject``  refused (sendmail: error; Postfix: RCPT refused or an error
-  transport);
+* ``reject``  refused for good (sendmail: a 5xx error; Postfix: RCPT
+  refused with 5xx or an error transport); ``tempfail`` refused for now
+  (a 4xx reply: sendmail's error mailer with a 4.x.x status, Postfix's
+  4xx at RCPT or its retry transport), so the class of a refusal is
+  compared and its text is not;
 * ``bounce``  accepted by Postfix, then refused by Cyrus (an LMTP recipient
   that is not a mailbox: Cyrus, without virtdomains, looks only at the local
   part): a bounce after acceptance, i.e. backscatter, is not a rejection.
 
+Postfix is asked along three paths, because sendmail answered the same on
+all of them: an outside client, a client it trusts (``permit_mynetworks``,
+a client OK) and local submission (its ``sendmail -bv``: pickup, cleanup,
+no smtpd).  The outside answer is the row's answer; a path that answers
+otherwise adds its end points, labelled (``trusted client: mailbox:frank``),
+and such a part is never explained by a finding.  On the local path an
+unknown recipient bounces, as it did with sendmail's local submission, so
+there a bounce counts as a rejection.
+
 +detail and the text of a refusal are shown, not compared.  A program or file
 is the same command, but it now runs on the frontend: such an address is
 "explained" by the translation's finding (PF001), never silently "same".  A
-difference is "explained" when a finding of the translation or of the site
-reader names it; anything else is "different".
+difference is "explained" when every part of it (an end point only one side
+has, or a program or file that moved) is explained by a finding of the
+translation or of the site reader that names this address (or an alias it
+went through) and is about that kind of part (``finding_covers``); anything
+else is "different".
 """
 
 from __future__ import annotations
@@ -43,6 +58,8 @@ from converters.sendmail.site import SendmailSite, probe_address
 
 SMTP_MAILERS = frozenset({"smtp", "esmtp", "smtp8", "dsmtp", "relay"})
 PROBE_USER = "no-such-user-zz"
+#: Labels of the Postfix paths other than the outside client's (see the docstring).
+PATHS = ("trusted client", "local submission")
 #: Findings that announce a deliberate change of where an address ends up.
 EXPLAINING_CODES = frozenset({"PF001", "PF002", "PF003", "PF004", "PF010", "PF011", "PF013",
                               "SM083"})
@@ -100,17 +117,25 @@ def addresses_to_check(site: SendmailSite, domains: list[str]) -> list[str]:
         if domain in local:
             for name in lists[:2]:
                 out += [f"owner-{name}@{domain}", f"{name}-request@{domain}"]
-    return list(dict.fromkeys(a for a in out if "@" in a))
+    # SMTP (and smtplib) carries only ASCII addresses here; the reader reports
+    # the names that are not (SM028)
+    return list(dict.fromkeys(a for a in out if "@" in a and a.isascii()))
 
 
 def old_outcome(verdicts: list[SendmailVerdict]) -> tuple[tuple[str, ...], str]:
     """sendmail's verdict lines as sorted end points, plus details shown only."""
     ends: set[str] = set()
     details: list[str] = []
+    # A 4xx error: sendmail prints the reply text and then the error mailer
+    # as a delivery (host = the status); a 5xx one prints only the text.
+    deferred = {v.address for v in verdicts if v.mailer == "*error*"}
     for v in verdicts:
         if v.error is not None:
-            ends.add("reject")
+            if v.address not in deferred:
+                ends.add("reject")
             details.append(v.error)
+        elif v.mailer == "*error*":
+            ends.add(refusal_class(v.host or v.user or ""))
         elif v.mailer == "local":
             # "\\name" (an alias item that skips aliasing) is still the account
             ends.add(f"mailbox:{(v.user or '').lstrip(chr(92)).lower()}")
@@ -127,6 +152,11 @@ def old_outcome(verdicts: list[SendmailVerdict]) -> tuple[tuple[str, ...], str]:
     return tuple(sorted(ends)), "; ".join(details)
 
 
+def refusal_class(status: str) -> str:
+    """``tempfail`` for a 4xx reply or 4.x.x status, else ``reject``."""
+    return "tempfail" if status.strip().startswith("4") else "reject"
+
+
 def new_outcome(site: SendmailSite, rcpt: tuple[int, str] | None,
                 endpoints: list[PostfixEndpoint]) -> tuple[tuple[str, ...], str]:
     """Postfix's RCPT answer and report as sorted end points, plus details shown only.
@@ -135,7 +165,7 @@ def new_outcome(site: SendmailSite, rcpt: tuple[int, str] | None,
     program or file, so the finding about that alias can explain the row.
     """
     if rcpt is not None and rcpt[0] >= 400:
-        return ("reject",), f"{rcpt[0]} {rcpt[1]}"
+        return (refusal_class(str(rcpt[0])),), f"{rcpt[0]} {rcpt[1]}"
     ends: set[str] = set()
     details: list[str] = []
     for e in endpoints:
@@ -145,7 +175,7 @@ def new_outcome(site: SendmailSite, rcpt: tuple[int, str] | None,
         user = local.split("+", 1)[0]
         diag = e.diagnostic
         if e.action != "deliverable":
-            ends.add("reject")
+            ends.add(refusal_class(e.status))
             details.append(diag)
         elif diag == MAILBOX_NEXTHOP:
             if site.is_mail_user(user):
@@ -169,40 +199,79 @@ def new_outcome(site: SendmailSite, rcpt: tuple[int, str] | None,
     return tuple(sorted(ends)), "; ".join(details)
 
 
-def _explaining(findings: list[Finding], address: str, names: set[str]) -> list[str]:
-    """Codes of findings about this address, its local part, or an alias it went through.
+def postfix_outcome(site: SendmailSite, outside: tuple[int, str] | None,
+                    trusted: tuple[int, str] | None, endpoints: list[PostfixEndpoint]
+                    ) -> tuple[tuple[str, ...], str]:
+    """The outside client's answer, plus each other path's end points where they differ."""
+    ends, detail = new_outcome(site, outside, endpoints)
+    local, _ = new_outcome(site, None, endpoints)
+    trusted_ends, _ = new_outcome(site, trusted, endpoints)
+    submitted = tuple(sorted({"reject" if e == "bounce" else e for e in local}))
+    paths = dict(zip(PATHS, (trusted_ends, submitted), strict=True))
+    extra = [f"{path}: {e}" for path, other in paths.items() if other != ends for e in other]
+    return ends + tuple(extra), detail
 
-    A finding is about a name when its subject is that name, or when the line
+
+def _about(findings: list[Finding], address: str, names: set[str]) -> list[Finding]:
+    """Findings about this address, its local part, or an alias it went through.
+
+    A finding is about a name when its subject is that name, when the line
     it quotes defines it (``name: ...`` in aliases, ``name@domain value`` in
-    virtusertable).
+    virtusertable), or when it quotes the address itself.
     """
     local = address.lower().rpartition("@")[0]
     names = {n.lower() for n in names} | {address.lower(), local, local.split("+", 1)[0]}
     names.discard("")
-    out: list[str] = []
+    out: list[Finding] = []
     for f in findings:
-        if f.code not in EXPLAINING_CODES or f.code in out:
-            continue
         text = f.text.lower()
-        if f.subject.lower() in names or any(
-                text.startswith((f"{n}:", f"{n}\t", f"{n} ")) for n in names):
-            out.append(f.code)
+        if f.code in EXPLAINING_CODES and (f.subject.lower() in names or text in names or any(
+                text.startswith((f"{n}:", f"{n}\t", f"{n} ")) for n in names)):
+            out.append(f)
     return out
+
+
+def finding_covers(finding: Finding, part: str) -> bool:
+    """True when ``finding`` is about this kind of difference (``part`` is one end point).
+
+    A program or file moved to the frontend explains that program or file,
+    not a mailbox beside it; a dropped unknown name, a broken loop or an
+    error item explains the refusal sendmail gave for that part; a system
+    account left on the frontend explains its own mailbox and the refusal
+    of a frontend that lacks the account.  The findings
+    about what one address now means (PF010, PF011, PF013) explain the
+    whole answer for it.  A path that answers otherwise than the outside
+    client (``trusted client: ...``) is never explained.
+    """
+    if part.startswith(tuple(f"{p}: " for p in PATHS)):
+        return False
+    if finding.code == "PF001":
+        return part.startswith(("program:", "file:"))
+    if finding.code in ("PF002", "PF003", "PF004"):
+        return part == "reject"
+    if finding.code == "SM083":
+        # local(8) on a frontend without the account refuses it or bounces it
+        return part in (f"mailbox:{finding.subject.lower()}", "bounce", "reject")
+    return True
 
 
 def compare(site: SendmailSite, translation: PostfixTranslation, address: str,
             old: tuple[tuple[str, ...], str], new: tuple[tuple[str, ...], str]) -> Row:
-    """One row: same, explained (a finding names the change) or different."""
-    findings = list(translation.findings) + list(site.findings)
-    moved = any(e.startswith(("program:", "file:")) for e in new[0])
-    if old[0] == new[0] and not moved:
+    """One row: same, explained (findings name every part of the change) or different."""
+    moved = [e for e in new[0] if e.startswith(("program:", "file:"))]
+    parts = sorted(set(old[0]) ^ set(new[0])) + [e for e in moved if e in old[0]]
+    if not parts:
         return Row(address, old[0], new[0], "same", old[1], new[1])
     via = {d.split("@", 1)[0] for d in new[1].split("; ") if d.endswith("@localhost")}
-    codes = _explaining(findings, address, via)
-    if moved and old[0] == new[0]:
-        codes = [c for c in codes if c == "PF001"]
-    status = "explained" if codes else "different"
-    return Row(address, old[0], new[0], status, old[1], new[1], tuple(codes))
+    about = _about(list(translation.findings) + list(site.findings), address, via)
+    codes: list[str] = []
+    for part in parts:
+        covering = [f.code for f in about if finding_covers(f, part)]
+        if not covering:
+            return Row(address, old[0], new[0], "different", old[1], new[1])
+        codes += covering
+    return Row(address, old[0], new[0], "explained", old[1], new[1],
+               tuple(dict.fromkeys(codes)))
 
 
 def check_addresses(site_root: Path, site: SendmailSite, translation: PostfixTranslation,
@@ -219,13 +288,14 @@ def check_addresses(site_root: Path, site: SendmailSite, translation: PostfixTra
     with PostfixInstance(translation, site.hostname) as pf:
         report.postfix_check, report.map_warnings = pf.check_output, pf.map_warnings
         ours = [a for a in todo if a.rsplit("@", 1)[1].lower() in site.routed_domains]
-        rcpts: dict[str, tuple[int, str] | None] = {a: None for a in todo}
-        rcpts.update(pf.rcpt(ours))
-        accepted = [a for a in todo if rcpts[a] is None or rcpts[a][0] < 400]
-        reports = pf.verify(accepted)
+        outside: dict[str, tuple[int, str] | None] = {a: None for a in todo}
+        outside.update(pf.rcpt(ours))
+        trusted: dict[str, tuple[int, str] | None] = {a: None for a in todo}
+        trusted.update(pf.rcpt(ours, trusted=True))
+        reports = pf.verify(todo)
     for a in todo:
-        report.rows.append(compare(site, translation, a, old_outcome(old.get(a, [])),
-                                   new_outcome(site, rcpts[a], reports.get(a, []))))
+        new = postfix_outcome(site, outside[a], trusted[a], reports.get(a, []))
+        report.rows.append(compare(site, translation, a, old_outcome(old.get(a, [])), new))
     return report
 
 

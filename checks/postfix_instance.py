@@ -6,10 +6,13 @@ tables, in two steps that mirror how mail arrives:
 1. RCPT: an SMTP session with the instance's smtpd, the client presented as
    an outside host with XCLIENT (``smtpd_authorized_xclient_hosts`` is the
    loopback address), so client OKs for the old site's own hosts and
-   ``permit_mynetworks`` do not hide the recipient restrictions.  A 4xx/5xx
-   here is the answer.  Only for the site's own domains: sendmail's ``-bv``
-   does not ask relay questions either.
-2. Routing: ``sendmail -bv`` of the instance.  cleanup(8) expands virtual
+   ``permit_mynetworks`` do not hide the recipient restrictions; and a
+   second session as the loopback client, which they do let through
+   (sendmail refused what it refused for every client).  A 4xx/5xx here is
+   the answer.  Only for the site's own domains: sendmail's ``-bv`` does
+   not ask relay questions either.
+2. Routing: ``sendmail -bv`` of the instance, which is also what mail
+   submitted with the ``sendmail`` command goes through (no smtpd).  cleanup(8) expands virtual
    aliases, trivial-rewrite(8) picks transport and next hop, local(8) expands
    aliases and names the command or file, and the bounce daemon mails a
    delivery status report (RFC 3464) to a sender whose domain the instance
@@ -48,8 +51,8 @@ REPORT_SENDER = f"report@{REPORT_DOMAIN}"
 #: discard(8) here, so this next hop in a report means "reaches Cyrus".
 MAILBOX_TRANSPORT = "lmtp:inet:cyrus.check.invalid:2003"
 MAILBOX_NEXTHOP = "inet:cyrus.check.invalid:2003"
-HASH_TABLES = ("virtual", "recipient_access", "transport", "generic", "client_access",
-               "sender_access", "relay_recipients")
+HASH_TABLES = ("virtual", "recipient_rejections", "recipient_access", "transport", "generic",
+               "client_access", "sender_access", "relay_recipients")
 SQLITE_QUERIES = {
     "relay_domains": "SELECT domain FROM domains WHERE domain = '%s'",
     "transport": "SELECT transport FROM transport WHERE domain = '%s'",
@@ -93,6 +96,8 @@ class PostfixEndpoint:
     recipient: str
     action: str
     diagnostic: str
+    #: The RFC 3464 status (4.x.x refused for now, 5.x.x for good).
+    status: str = ""
 
 
 class PostfixInstance:
@@ -202,7 +207,7 @@ class PostfixInstance:
         for name in (*HASH_TABLES, "report_transport"):
             self._run(["postmap", "-c", str(etc), f"hash:{etc / name}"])
         self._run(["postalias", "-c", str(etc), f"hash:{etc / 'aliases'}"])
-        for name in ("virtual.pcre", "recipient_access.pcre"):
+        for name in ("virtual.pcre", "recipient_rejections.pcre"):
             if (etc / name).exists():
                 # A pcre table is compiled when read: one lookup shows every bad line.
                 proc = subprocess.run(["postmap", "-c", str(etc), "-q", "probe@check.invalid",
@@ -230,21 +235,27 @@ class PostfixInstance:
                 time.sleep(0.1)
         raise OSError(f"private Postfix did not listen on port {self.port}")
 
-    def rcpt(self, addresses: list[str]) -> dict[str, tuple[int, str]]:
-        """smtpd's answer to RCPT TO for an outside client and the null sender.
+    def rcpt(self, addresses: list[str], *, trusted: bool = False
+             ) -> dict[str, tuple[int, str]]:
+        """smtpd's answer to RCPT TO for an outside client (or a trusted one) and <>.
 
-        One session, one transaction per address (RSET between).  The error
-        and junk-command limits and in_flow_delay (a second per message once
-        nothing leaves the queue, and no probe ever does) are lifted in this
-        instance: they only slow a client down and decide nothing.
+        The trusted client is the loopback address itself, which
+        ``permit_mynetworks`` (and a client OK for the old site's own hosts)
+        lets through: a refusal that only outside clients get shows up as a
+        difference between the two.  One session, one transaction per
+        address (RSET between).  The error and junk-command limits and
+        in_flow_delay (a second per message once nothing leaves the queue,
+        and no probe ever does) are lifted in this instance: they only slow
+        a client down and decide nothing.
         """
         out: dict[str, tuple[int, str]] = {}
         with smtplib.SMTP("127.0.0.1", self.port, timeout=30) as s:
             s.ehlo("probe.check.invalid")
-            code, msg = s.docmd("XCLIENT", "ADDR=203.0.113.50 NAME=[UNAVAILABLE]")
-            if code != 220:
-                raise OSError(f"XCLIENT refused: {code} {msg.decode()}")
-            s.ehlo("probe.check.invalid")
+            if not trusted:
+                code, msg = s.docmd("XCLIENT", "ADDR=203.0.113.50 NAME=[UNAVAILABLE]")
+                if code != 220:
+                    raise OSError(f"XCLIENT refused: {code} {msg.decode()}")
+                s.ehlo("probe.check.invalid")
             for address in addresses:
                 s.mail("<>")
                 code, msg = s.rcpt(address)
@@ -301,4 +312,5 @@ def _endpoint(block: Message) -> PostfixEndpoint:
     def field(name: str) -> str:
         value = " ".join(str(block.get(name, "")).split())
         return value.split(";", 1)[1].strip() if ";" in value else value
-    return PostfixEndpoint(field("Final-Recipient"), field("Action"), field("Diagnostic-Code"))
+    return PostfixEndpoint(field("Final-Recipient"), field("Action"), field("Diagnostic-Code"),
+                           field("Status"))

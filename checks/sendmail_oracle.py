@@ -23,7 +23,12 @@ How one run is set up, and why:
 * a UTS namespace whose host name is the site's (qualified) name, and a
   service switch file and nsswitch.conf that use local files only: with an
   unqualified name or a DNS lookup sendmail waits a minute at start;
-* ``sendmail -bi`` builds the alias database as sendmail itself does
+* the site's ALIAS_FILE list as it is, every file in its order (those
+  outside /etc/mail copied into the work directory), so the oracle never
+  shares the reader's idea of which aliases count;
+* links in the copy of /etc/mail are replaced by what they named in the old
+  tree (Debian's ``aliases -> /etc/aliases``), never by this machine's files;
+* ``sendmail -bi`` builds the alias databases as sendmail itself does
   (duplicates: the last definition wins, with a warning), then one
   ``sendmail -bv ADDR`` per address; each line of output is one end point.
 """
@@ -39,7 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from converters.sendmail.mc import McConfig, parse_mc
-from converters.sendmail.textfile import read_text
+from converters.sendmail.textfile import old_path, read_text
 
 SENDMAIL_ROOT = Path(os.environ.get("MAILMIGRATE_SENDMAIL_ROOT", "/opt/mailmigrate/sendmail"))
 WORK_ROOT = Path("/var/lib/mailmigrate/sendmail-oracle")
@@ -96,8 +101,12 @@ def _q(text: str) -> str:
     return f"`{text}'"
 
 
-def oracle_mc(mc: McConfig, hostname: str, work: Path) -> str:
-    """The .mc: the site's routing macros, every file of this run in ``work``."""
+def oracle_mc(mc: McConfig, hostname: str, work: Path, alias_files: list[str]) -> str:
+    """The .mc: the site's routing macros, every file of this run in ``work``.
+
+    ``alias_files`` is the site's ALIAS_FILE list, in its order, as paths of
+    this run (the copy mounted on /etc/mail, or a copy in ``work``).
+    """
     lines = [
         "divert(-1)",
         f"define(`_CF_DIR_', {_q(str(SENDMAIL_ROOT / CF_DIR) + '/')})",
@@ -107,7 +116,7 @@ def oracle_mc(mc: McConfig, hostname: str, work: Path) -> str:
         # outside the unpacked tree; the mailer paths it sets do not change -bv
         "OSTYPE(`linux')dnl",
         f"define(`confDOMAIN_NAME', {_q(hostname)})dnl",
-        f"define(`ALIAS_FILE', {_q(str(work / 'aliases'))})dnl",
+        f"define(`ALIAS_FILE', {_q(','.join(alias_files))})dnl",
         f"define(`QUEUE_DIR', {_q(str(work / 'queue'))})dnl",
         f"define(`confPID_FILE', {_q(str(work / 'sendmail.pid'))})dnl",
         f"define(`STATUS_FILE', {_q(str(work / 'sendmail.st'))})dnl",
@@ -170,17 +179,22 @@ class SendmailOracle:
         etc_mail = work / "etc-mail"
         source = self.site_root / "etc" / "mail"
         if source.is_dir():
-            shutil.copytree(source, etc_mail, symlinks=False)
+            shutil.copytree(source, etc_mail, symlinks=True)
+            self._resolve_links(etc_mail)
         else:
             etc_mail.mkdir()
         for path in etc_mail.rglob("*"):
             path.chmod(0o755 if path.is_dir() else 0o644)
         mc, _ = parse_mc(read_text(self.site_root, "/etc/mail/sendmail.mc"))
-        alias_path = mc.defines.get("ALIAS_FILE", "/etc/mail/aliases").split(",")[0].strip()
-        alias_source = read_text(self.site_root, alias_path)
-        if not alias_source.exists:
-            alias_source = read_text(self.site_root, "/etc/aliases")
-        (work / "aliases").write_text("".join(ln.text + "\n" for ln in alias_source.lines))
+        aliases: list[str] = []
+        for n, path in enumerate(mc.alias_files()[0]):
+            if path.startswith("/etc/mail/"):
+                aliases.append(path)
+                continue
+            # outside /etc/mail: a copy here (sendmail -bi writes its .db beside it)
+            source_file = read_text(self.site_root, path)
+            aliases.append(str(work / f"aliases-{n}"))
+            Path(aliases[-1]).write_text("".join(ln.text + "\n" for ln in source_file.lines))
         (work / "queue").mkdir(mode=0o700)
         (work / "helpfile").write_text("")
         (work / "service.switch").write_text("hosts files\naliases files\npasswd files\n")
@@ -192,7 +206,7 @@ class SendmailOracle:
         (work / "passwd").write_text(passwd.read_text(errors="replace") if passwd.is_file()
                                      else "root:x:0:0:root:/root:/bin/sh\n")
         (work / "group").write_text("root:x:0:\nmail:x:8:\n")
-        (work / "oracle.mc").write_text(oracle_mc(mc, self.hostname, work))
+        (work / "oracle.mc").write_text(oracle_mc(mc, self.hostname, work, aliases))
         cf = subprocess.run(["m4", str(work / "oracle.mc")], capture_output=True, text=True,
                             check=False)
         if cf.returncode != 0 or not cf.stdout:
@@ -206,6 +220,17 @@ class SendmailOracle:
                     self._makemap(text_file)
         bi = self._run(["-bi"])
         self.warnings += bi.stdout + bi.stderr
+
+    def _resolve_links(self, etc_mail: Path) -> None:
+        """Replace each link of the copy by what it named on the old host (an absolute
+        target is in the old tree, never this machine's file); a link to nothing goes."""
+        for link in [p for p in etc_mail.rglob("*") if p.is_symlink()]:
+            target = old_path(self.site_root, "/etc/mail/" + link.relative_to(etc_mail).as_posix())
+            link.unlink()
+            if target.is_dir():
+                shutil.copytree(target, link, symlinks=False)
+            elif target.is_file():
+                shutil.copyfile(target, link)
 
     def _makemap(self, text_file: Path) -> None:
         """``makemap hash`` as the admin ran it: a duplicate key is reported (exit 65)

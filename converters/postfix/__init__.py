@@ -15,6 +15,7 @@ from converters.postfix.access import translate_access
 from converters.postfix.aliases import render_aliases
 from converters.postfix.generic import translate_generics
 from converters.postfix.maincf import main_cf_lines
+from converters.postfix.rejections import rejection_transports
 from converters.postfix.targets import TargetWriter
 from converters.postfix.transport import translate_mailertable
 from converters.postfix.virtual import build_virtual
@@ -62,7 +63,7 @@ def translate(site: SendmailSite, *, home_domain: dict[str, str],
 
     hash_rows = [(a, t) for a, t in virtual.rows.items() if not any(c.isspace() for c in a)]
     rejections = {**mt_rejections, **virtual.rejections}
-    recipient = [f"{k}\t{v}" for k, v in rejections.items()]
+    recipient = []
     for line in access.recipient:
         key = line.split("\t", 1)[0]
         if key in rejections:
@@ -72,6 +73,8 @@ def translate(site: SendmailSite, *, home_domain: dict[str, str],
                 code="PF032", subject=key))
             continue
         recipient.append(line)
+    transport += rejection_transports(
+        list(virtual.rejections.values()) + [r.reject for r in virtual.rules if r.reject])
     files = {
         "virtual": _table([f"{a}\t{', '.join(t)}" for a, t in hash_rows],
                           "virtual_alias_maps (hash): exact addresses of the old site"),
@@ -79,8 +82,13 @@ def translate(site: SendmailSite, *, home_domain: dict[str, str],
                                "virtual_alias_maps (pcre): +detail and catch-all patterns,"
                                "\nfirst match wins; after the hash/SQLite table"),
         "aliases": render_aliases(writer.local8),
-        "recipient_access": _table(recipient, "check_recipient_access (hash)"),
-        "transport": _table(transport, "transport_maps (hash) from mailertable"),
+        "recipient_rejections": _table(
+            [f"{k}\t{v}" for k, v in rejections.items()],
+            "check_recipient_access (hash), before any permit: error answers of"
+            "\nvirtusertable and mailertable, refused for every client as sendmail did"),
+        "recipient_access": _table(recipient, "check_recipient_access (hash): To: entries"),
+        "transport": _table(transport, "transport_maps (hash) from mailertable, and the reserved"
+                                       "\naddresses of rejections (rejections.py)"),
         "generic": _table(generic, "smtp_generic_maps (hash) from genericstable"),
         "client_access": _table(access.client, "check_client_access (hash): Connect: entries"),
         "sender_access": _table(access.sender, "check_sender_access (hash): From: entries"),
@@ -89,7 +97,7 @@ def translate(site: SendmailSite, *, home_domain: dict[str, str],
                           "domain<TAB>mailbox (a home domain) | alias (addresses only)"),
     }
     if virtual.access_rules:
-        files["recipient_access.pcre"] = _table(
+        files["recipient_rejections.pcre"] = _table(
             [r.access_line() for r in virtual.access_rules],
             "check_recipient_access (pcre): rejections of patterns, DUNNO keeps the"
             "\nmore specific patterns of the same domain from being rejected")

@@ -5,7 +5,8 @@ pcre +detail rules never see a split address, and with the default
 ``propagate_unmatched_extensions = canonical, virtual`` Postfix would append
 +detail to every hash match, which sendmail did only where ``%3`` said so.
 Restriction order matters too: client OKs (sendmail RELAY) must come before
-reject_unauth_destination.
+reject_unauth_destination, and the error answers of the old tables before
+every permit.
 """
 
 from __future__ import annotations
@@ -35,14 +36,17 @@ def main_cf_lines(config_dir: str, *, relay_domains: list[str], has: set[str]) -
         lines.append("relay_domains = " + ", ".join(relay_domains))
         recipients += f", hash:{d}/relay_recipients"
     lines.append(recipients)
+    # The error answers of virtusertable and mailertable come before any
+    # permit: sendmail refused them for every client (rejections.py).
     restrictions = []
+    if "recipient_rejections" in has:
+        restrictions.append(f"check_recipient_access hash:{d}/recipient_rejections")
+    if "recipient_rejections.pcre" in has:
+        restrictions.append(f"check_recipient_access pcre:{d}/recipient_rejections.pcre")
     if "client_access" in has:
         restrictions.append(f"check_client_access hash:{d}/client_access")
-    restrictions += ["permit_mynetworks", "reject_unauth_destination"]
-    recipient = f"check_recipient_access hash:{d}/recipient_access"
-    if "recipient_access.pcre" in has:
-        recipient += f", pcre:{d}/recipient_access.pcre"
-    restrictions.append(recipient)
+    restrictions += ["permit_mynetworks", "reject_unauth_destination",
+                     f"check_recipient_access hash:{d}/recipient_access"]
     lines.append("smtpd_recipient_restrictions = " + ", ".join(restrictions))
     if "sender_access" in has:
         lines.append(f"smtpd_sender_restrictions = check_sender_access hash:{d}/sender_access")

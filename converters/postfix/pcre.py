@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from converters.postfix.rejections import rejection_address
+
 
 def literal(text: str) -> str:
     """``text`` as a PCRE literal that is also safe between ``/`` delimiters."""
@@ -36,8 +38,14 @@ class PcreRule:
     origin: str
 
     def virtual_line(self) -> str:
-        """The lines for virtual.pcre: where the rule came from, then the rule."""
-        return f"# {self.origin}\n/{self.pattern}/\t{self.rhs}"
+        """The lines for virtual.pcre: where the rule came from, then the rule.
+
+        A rejection is rewritten to its reserved address, so that no later
+        row (a base address, a catch-all) takes what sendmail refused.
+        """
+        rhs = self.rhs if self.rhs is not None else rhs_literal(rejection_address(
+            self.reject or ""))
+        return f"# {self.origin}\n/{self.pattern}/\t{rhs}"
 
     def access_line(self) -> str:
         """The lines for recipient_access.pcre: the reply, or DUNNO so later rules stay off."""

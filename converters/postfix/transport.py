@@ -4,7 +4,8 @@ Key forms carry over (``host`` exact, ``.domain`` sub-domains only, ``.`` ->
 ``*``).  Sendmail mailers become Postfix transports: the SMTP family
 (smtp, esmtp, smtp8, dsmtp, relay) -> ``smtp``; ``[host]`` keeps skipping MX.
 ``localhost`` (local(8) on the frontend) is kept out of a ``*`` route.
-``error:`` becomes an ``error:`` transport (bounce after queueing) and, for
+``error:`` becomes an ``error:`` transport (bounce after queueing; ``retry:``
+for a 4xx reply) and, for
 exact keys, a recipient_access reply so the rejection stays at RCPT time as
 in sendmail.  ``local:user``, ``%1`` and other mailers have no transport
 equivalent and are reported.
@@ -15,6 +16,7 @@ DIAGNOSTICS: PF020 untranslatable mailertable entry; PF021 error moved.
 from __future__ import annotations
 
 from converters.finding import Finding
+from converters.postfix.rejections import error_transport
 from converters.postfix.targets import LOCAL_DOMAIN
 from converters.sendmail.mailertable import MailerRoute
 
@@ -30,7 +32,7 @@ def translate_mailertable(routes: tuple[MailerRoute, ...]
     for r in routes:
         key = "*" if r.key == "." else r.key
         if r.error is not None:
-            lines.append(f"{key}\terror:{r.error.dsn} {r.error.text}".rstrip())
+            lines.append(f"{key}\t{error_transport(r.error.reply())}")
             if not r.wildcard:
                 rejections[r.key] = r.error.reply()
             findings.append(Finding(

@@ -17,14 +17,18 @@ is written in sendmail's precedence order.  Postfix asks pcre tables only
 with the full address and after the exact rows, and before the partial
 ``user@domain``/``@domain`` lookups, which is the order these rules rely on.
 
-``error:`` answers are never map values: exact ones become
-recipient_access entries, pattern ones recipient_access.pcre rules (with
-DUNNO lines for the more specific patterns of the same domain).
+``error:`` answers are never delivered: exact ones become
+recipient_rejections entries, pattern ones recipient_rejections.pcre rules
+(with DUNNO lines for the more specific patterns of the same domain), and
+both are rewritten to the reserved address of their reply
+(``rejections``), in the row or in the pcre rule's place, so that no
+catch-all takes them from a permitted client or the ``sendmail`` command.
 
 Every mail user gets an identity row ``user@home -> user@home``, so no
 catch-all can swallow a mailbox.
 
-DIAGNOSTICS: PF010 home address that sendmail routed elsewhere; PF011
+DIAGNOSTICS: PF010 home address that sendmail routed elsewhere (an error
+when it stays so: the mailbox is then unreachable); PF011
 pattern whose result depends on a local lookup of the detail; PF012 key
 that cannot be written to a hash file; PF005 :include: file now fixed.
 """
@@ -35,6 +39,7 @@ from dataclasses import dataclass, field
 
 from converters.finding import Finding
 from converters.postfix.pcre import PcreRule, literal, rhs_literal
+from converters.postfix.rejections import rejection_address
 from converters.postfix.targets import TargetWriter
 from converters.sendmail.domains import is_routable_domain, primary_domain
 from converters.sendmail.resolve import Resolution, resolve
@@ -83,7 +88,8 @@ class _Builder:
         if domain in self.site.class_w:
             names += [u.name for u in self.site.users]
             names += [a.name for a in self.site.aliases if not a.name.endswith("+*")]
-        return list(dict.fromkeys(names))
+        # a name that is not ASCII is reported by the reader (SM028) and has no address
+        return list(dict.fromkeys(n for n in names if n.isascii()))
 
     def emit(self, address: str, res: Resolution, origin: tuple[str, int | None], text: str
              ) -> None:
@@ -149,11 +155,17 @@ class _Builder:
                 continue
             if res.deliveries and not self.by_default(user.name, domain) and (
                     address in self.out.rows or address in self.out.rejections):
+                # sendmail delivered a bare local name (an alias member) to the account
+                # without asking virtusertable; Postfix expands every row target again,
+                # so all of them follow the entry too
+                lists = [a for a, t in self.out.rows.items() if address in t and a != address]
                 self.findings.append(Finding(
-                    "warning", self.origins_file(address), None, address,
+                    "error", self.origins_file(address), None, address,
                     f"the mailbox address {address} was routed elsewhere by sendmail and still"
-                    " is; the mailbox gets no mail through it", "choose another home domain"
-                    " or delete the entry", code="PF010", subject=user.name))
+                    f" is; {user.name}'s mailbox becomes unreachable: every address that"
+                    f" reached it ({len(lists)}, e.g. {', '.join(lists[:3]) or 'none'}) now"
+                    " goes where that entry says", "choose another home domain for"
+                    f" {user.name} or delete the entry", code="PF010", subject=user.name))
                 continue
             if res.deliveries:
                 self.findings.append(Finding(
@@ -220,7 +232,8 @@ class _Builder:
         names += [u.name for u in site.users if self.writer.homes.get(u.name) == domain]
         keys = {e.key for e in self.entries(domain)}
         rules: list[PcreRule] = []
-        for name in dict.fromkeys(n for n in names if " " not in n and "+" not in n):
+        for name in dict.fromkeys(n for n in names
+                                  if " " not in n and "+" not in n and n.isascii()):
             user = literal(name)
             plus = idx.get(f"{name}++@{domain}")
             if plus is not None:
@@ -296,9 +309,11 @@ def build_virtual(site: SendmailSite, writer: TargetWriter) -> VirtualTables:
     b.identity_rows()
     for domain in b.out.domains:
         rules = b.domain_rules(domain)
-        b.out.rules += [r for r in rules if r.rhs is not None]
+        b.out.rules += rules
         if any(r.reject for r in rules):
             b.out.access_rules += rules
+    for address, reply in b.out.rejections.items():
+        b.out.rows.setdefault(address, [rejection_address(reply)])
     b.include_findings()
     b.hash_keys_check()
     return b.out

@@ -46,6 +46,27 @@ class McConfig:
     generics_domains: list[str] = field(default_factory=list)
     generics_domain_files: list[str] = field(default_factory=list)
     defines: dict[str, str] = field(default_factory=dict)
+    #: The line of each ``define`` (the last one wins, as in m4).
+    define_lines: dict[str, int] = field(default_factory=dict)
+
+    def alias_files(self) -> tuple[list[str], list[str]]:
+        """(paths, specs not read) of ALIAS_FILE: every file, in order.
+
+        sendmail's AliasFile is a comma-separated list of ``[class:]file``
+        (default /etc/mail/aliases); it reads all of them, the first file
+        that defines a name wins.  A hash/btree/dbm class is the text file
+        beside its database; any other class (nis:, ldap:) is not a file.
+        """
+        paths: list[str] = []
+        unread: list[str] = []
+        for spec in self.defines.get("ALIAS_FILE", "/etc/mail/aliases").split(","):
+            spec = spec.strip()
+            kind, _, path = spec.rpartition(":")
+            if kind in ("", "hash", "btree", "dbm") and path.startswith("/"):
+                paths.append(path)
+            elif spec:
+                unread.append(spec)
+        return paths, unread
 
     def map_file(self, feature: str) -> str | None:
         """Source path of a table feature's map, or None when the feature is off."""
@@ -141,6 +162,7 @@ def parse_mc(source: TextFile) -> tuple[McConfig, tuple[Finding, ...]]:
             mc.generics_domain_files.append(args[0].split()[-1])
         elif name == "define" and args:
             mc.defines[args[0]] = args[1] if len(args) > 1 else ""
+            mc.define_lines[args[0]] = line
         elif name == "include" and args and "cf.m4" not in args[0]:
             findings.append(Finding(
                 "info", source.path, line, source.lines[line - 1].text,

@@ -6,10 +6,11 @@ and works out the domain classes and the mail users, so that everything
 downstream (home domains, the Postfix translation, parity checks) works on
 one immutable ``SendmailSite``.
 
-DIAGNOSTICS: SM080 table file missing; SM081 no local-host-names; SM082
-account that only got mail through an alias or virtusertable; SM083 system
-account receiving mail; SM084 ``.forward`` file not translated; SM085
-``:include:`` file missing; SM086 host name unknown.
+DIAGNOSTICS: SM080 table file missing or unusable; SM081 no local-host-names;
+SM082 account that only got mail through an alias or virtusertable; SM083
+system account receiving mail; SM084 ``.forward`` file not translated; SM085
+``:include:`` file missing; SM086 host name unknown; SM087 alias file missing
+or unusable; SM088 no /etc/passwd; SM061 alias file that is not a local file.
 """
 
 from __future__ import annotations
@@ -20,7 +21,14 @@ from pathlib import Path
 
 from converters.finding import Finding
 from converters.sendmail.access import AccessEntry, parse_access
-from converters.sendmail.aliases import Alias, AliasTarget, classify, parse_aliases, split_addresses
+from converters.sendmail.aliases import (
+    Alias,
+    AliasTarget,
+    classify,
+    merge_alias_files,
+    parse_aliases,
+    split_addresses,
+)
 from converters.sendmail.genericstable import GenericEntry, parse_genericstable
 from converters.sendmail.mailertable import MailerRoute, parse_mailertable
 from converters.sendmail.maps import parse_class_file, parse_map
@@ -139,19 +147,52 @@ def _class_file(root: Path, path: str, findings: list[Finding]) -> list[str]:
 
 
 def _table(root: Path, path: str | None, findings: list[Finding], *, required: bool):
-    """makemap entries of ``path``; a live table whose source is missing is a finding."""
+    """makemap entries of ``path``; a live table whose source is unusable is a finding."""
     if path is None:
         return ()
     source = read_text(root, path)
     if not source.exists:
         if required:
             findings.append(Finding(
-                "error", path, None, "", "table enabled in sendmail.mc but its source is missing",
+                "error", path, None, "",
+                f"table enabled in sendmail.mc, but {path} {source.problem}",
                 "copy the text source (not only the .db) from the old server", code="SM080"))
         return ()
     entries, f = parse_map(source)
     findings += f
     return entries
+
+
+def _read_aliases(root: Path, mc: McConfig, findings: list[Finding]) -> tuple[Alias, ...]:
+    """Every file of ALIAS_FILE, as sendmail reads them: the first file naming an alias wins.
+
+    A file that cannot be read is an error finding: sendmail -bi only warns
+    and goes on without its aliases, which a migration must not do silently.
+    """
+    paths, unread = mc.alias_files()
+    line = mc.define_lines.get("ALIAS_FILE")
+    text = f"define(`ALIAS_FILE', `{mc.defines['ALIAS_FILE']}')" if line else ""
+    for spec in unread:
+        findings.append(Finding(
+            "error", "/etc/mail/sendmail.mc", line, text,
+            f"alias file {spec!r} is not a local file; its aliases are not read",
+            "export it to an aliases(5) text file and name that in ALIAS_FILE",
+            code="SM061", subject=spec))
+    per_file: list[tuple[Alias, ...]] = []
+    for path in paths:
+        source = read_text(root, path)
+        if not source.exists:
+            findings.append(Finding(
+                "error", path, None, "",
+                f"alias file {path} {source.problem}; none of its aliases is carried over",
+                "copy the aliases text file from the old server", code="SM087"))
+            continue
+        aliases, f = parse_aliases(source)
+        findings += f
+        per_file.append(aliases)
+    merged, f = merge_alias_files(per_file)
+    findings += f
+    return merged
 
 
 def _read_includes(root: Path, aliases: tuple[Alias, ...], findings: list[Finding]
@@ -240,12 +281,7 @@ def read_site(root: Path, *, policy: MailUserPolicy | None = None) -> SendmailSi
     for path in mc.relay_domain_files:
         relay += _class_file(root, path, findings)
 
-    alias_path = mc.defines.get("ALIAS_FILE", "/etc/mail/aliases").split(",")[0].strip()
-    alias_source = read_text(root, alias_path)
-    if not alias_source.exists and alias_path == "/etc/mail/aliases":
-        alias_source = read_text(root, "/etc/aliases")
-    aliases, f = parse_aliases(alias_source)
-    findings += f
+    aliases = _read_aliases(root, mc, findings)
 
     mailertable, f = parse_mailertable(_table(
         root, _enabled(mc, root, "mailertable", DEFAULT_MAPS["mailertable"]), findings,
@@ -262,7 +298,14 @@ def read_site(root: Path, *, policy: MailUserPolicy | None = None) -> SendmailSi
     for path in mc.generics_domain_files:
         gdomains += _class_file(root, path, findings)
 
-    accounts, f = parse_passwd(read_text(root, "/etc/passwd"))
+    passwd = read_text(root, "/etc/passwd")
+    if not passwd.exists:
+        findings.append(Finding(
+            "error", passwd.path, None, "",
+            f"{passwd.path} {passwd.problem}: no account is known, so no user gets a mailbox"
+            " and every local name is unknown", "copy /etc/passwd from the old server",
+            code="SM088"))
+    accounts, f = parse_passwd(passwd)
     findings += f
     site = SendmailSite(
         hostname=hostname, local_domains=local_domains, virtual_domains=virtual_domains,

@@ -11,6 +11,8 @@ DIAGNOSTICS: SM001 (file not UTF-8), SM002 (CR line endings), SM003 (NUL byte).
 
 from __future__ import annotations
 
+import os
+import posixpath
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,25 +30,73 @@ class SourceLine:
 
 @dataclass(frozen=True)
 class TextFile:
-    """The lines of one old file; ``exists`` is False for a file that is absent."""
+    """The lines of one old file; ``exists`` is False for a file that cannot be read.
+
+    ``problem`` then says why, in words that complete "/etc/mail/aliases ...":
+    it is missing, a directory, a link to nothing, or only its compiled map.
+    """
 
     path: str
     exists: bool
     lines: tuple[SourceLine, ...]
     findings: tuple[Finding, ...]
+    problem: str = ""
+
+
+#: More links than this on one path is a loop (the kernel's limit is 40 too).
+MAX_LINKS = 40
 
 
 def old_path(root: Path, absolute: str) -> Path:
-    """Where the old absolute path ``/etc/mail/x`` lives below ``root``."""
-    return root / absolute.lstrip("/")
+    """Where the old absolute path ``/etc/mail/x`` lives below ``root``.
+
+    Symbolic links are followed as the old host followed them: an absolute
+    target (Debian's ``/etc/mail/aliases -> /etc/aliases``) is below
+    ``root`` too, never a file of this machine.
+    """
+    parts = [p for p in absolute.split("/") if p]
+    current: list[str] = []
+    links = 0
+    while parts:
+        part = parts.pop(0)
+        if part == "..":
+            current = current[:-1]
+            continue
+        if part == ".":
+            continue
+        here = root.joinpath(*current, part)
+        if here.is_symlink() and links < MAX_LINKS:
+            links += 1
+            target = os.readlink(here)
+            parts = [p for p in target.split("/") if p] + parts
+            if target.startswith("/"):
+                current = []
+            continue
+        current.append(part)
+    return root.joinpath(*current)
+
+
+def unreadable(root: Path, absolute: str) -> str:
+    """Why the old file ``absolute`` cannot be read as text ("" when it can)."""
+    path = old_path(root, absolute)
+    if path.is_file():
+        return ""
+    if path.is_dir():
+        return "is a directory"
+    link = root / absolute.lstrip("/")
+    if link.is_symlink():
+        return f"is a symbolic link to {os.readlink(link)}, which is not in the old tree"
+    if old_path(root, absolute + ".db").is_file():
+        return f"is missing; only the compiled {posixpath.basename(absolute)}.db is there"
+    return "is missing"
 
 
 def read_text(root: Path, absolute: str) -> TextFile:
     """Read ``absolute`` (an old-server path) below ``root``; never raises for bad bytes."""
-    path = old_path(root, absolute)
-    if not path.is_file():
-        return TextFile(absolute, False, (), ())
-    return decode_lines(absolute, path.read_bytes())
+    problem = unreadable(root, absolute)
+    if problem:
+        return TextFile(absolute, False, (), (), problem)
+    return decode_lines(absolute, old_path(root, absolute).read_bytes())
 
 
 def decode_lines(name: str, data: bytes) -> TextFile:

@@ -13,7 +13,7 @@ local part.  The separator ``+`` is fixed in proto.m4.
 DIAGNOSTICS
     SM030 key without '@' (never looked up); SM031 value with several
     addresses; SM032 unknown %-parameter; SM033 key domain not in class w or
-    VirtHost (never looked up).
+    VirtHost (never looked up); SM034 key that is not ASCII (not carried over).
 """
 
 from __future__ import annotations
@@ -146,6 +146,13 @@ def parse_virtusertable(entries: tuple[MapEntry, ...], routed_domains: frozenset
                 "warning", e.file, e.line, e.text,
                 "key without '@': sendmail never looks it up", "write it as user@domain",
                 code="SM030", subject=e.key))
+            continue
+        if not e.key.isascii():
+            findings.append(Finding(
+                "warning", e.file, e.line, e.text,
+                "key is not ASCII: only raw 8-bit bytes in SMTP matched it; not carried"
+                " over and not checked", "rename the address to ASCII if it is still used",
+                code="SM034", subject=e.key))
             continue
         local, domain = e.key.rsplit("@", 1)
         domain = domain.rstrip(".")

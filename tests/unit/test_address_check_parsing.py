@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from checks.addresses import compare, new_outcome, old_outcome
+from dataclasses import replace
+
+from checks.addresses import compare, new_outcome, old_outcome, postfix_outcome
 from checks.postfix_instance import MAILBOX_NEXTHOP, PostfixEndpoint, parse_report
 from checks.sendmail_oracle import SendmailVerdict, parse_bv
 from converters.finding import Finding
@@ -85,8 +87,9 @@ def test_parse_report_unfolds_and_maps_to_the_probe() -> None:
     assert to == "Backup-Reports@example.org"
     assert ends == [
         PostfixEndpoint("backup-reports@localhost", "deliverable",
-                        "delivery via local: delivers to file: /var/log/backup-reports.log"),
-        PostfixEndpoint("hamid@example.org", "deliverable", MAILBOX_NEXTHOP)]
+                        "delivery via local: delivers to file: /var/log/backup-reports.log",
+                        "2.0.0"),
+        PostfixEndpoint("hamid@example.org", "deliverable", MAILBOX_NEXTHOP, "2.0.0")]
 
 
 def site() -> SendmailSite:
@@ -118,3 +121,49 @@ def test_program_rows_are_explained_by_their_finding_only() -> None:
     same = compare(s, pf, "hamid@example.org", (("mailbox:hamid",), ""),
                    (("mailbox:hamid",), ""))
     assert same.status == "same"
+
+
+def test_a_finding_explains_only_the_part_it_is_about() -> None:
+    """A program moved to the frontend explains the program, not a mailbox that changed
+    beside it (an alias whose member is now redirected elsewhere)."""
+    s = site()
+    pf = PostfixTranslation({}, (), (Finding(
+        "warning", "/etc/mail/aliases", 3, "info: carol, /var/log/copy", "runs on the frontend",
+        code="PF001", subject="info"),))
+    old = (("file:/var/log/copy", "mailbox:erin"), "")
+    row = compare(s, pf, "info@example.org", old,
+                  (("file:/var/log/copy", "mailbox:frank"), "info@localhost"))
+    assert (row.status, row.explained_by) == ("different", ())
+    row = compare(s, pf, "info@example.org", old, (old[0], "info@localhost"))
+    assert (row.status, row.explained_by) == ("explained", ("PF001",))
+
+
+# sendmail 8.17 -bv of 'error:4.2.1:450 mailbox disabled' and of a 5xx error
+BV_TEMPORARY = ("paused@example.org... mailbox disabled\n"
+                "paused@example.org... deliverable: mailer *error*, host 4.2.1,"
+                " user 450 mailbox disabled\n")
+BV_PERMANENT = "gone@example.org... The newsletter is gone, sorry\n"
+
+
+def test_refusals_compared_by_class() -> None:
+    s = site()
+    assert old_outcome(parse_bv(BV_TEMPORARY))[0] == ("tempfail",)
+    assert old_outcome(parse_bv(BV_PERMANENT))[0] == ("reject",)
+    assert new_outcome(s, (450, "4.2.1 mailbox disabled"), [])[0] == ("tempfail",)
+    deferred = [PostfixEndpoint("reject-1@rejected.invalid", "undeliverable",
+                                "mailbox disabled", "4.2.1")]
+    assert new_outcome(s, None, deferred)[0] == ("tempfail",)
+    bounced = [replace(deferred[0], status="5.1.1")]
+    assert new_outcome(s, None, bounced)[0] == ("reject",)
+
+
+def test_each_path_that_answers_otherwise_is_shown() -> None:
+    s = site()
+    frank = [PostfixEndpoint("hamid@example.org", "deliverable", MAILBOX_NEXTHOP, "2.0.0")]
+    assert postfix_outcome(s, (550, "5.1.1 gone"), (250, "2.1.5 Ok"), frank)[0] == (
+        "reject", "trusted client: mailbox:hamid", "local submission: mailbox:hamid")
+    ghost = [PostfixEndpoint("ghost@example.org", "deliverable", MAILBOX_NEXTHOP, "2.0.0")]
+    # an unknown user: refused in SMTP, bounced by Cyrus when submitted locally (as sendmail
+    # bounced it): the same answer
+    assert postfix_outcome(s, (550, "5.1.1 unknown"), (550, "5.1.1 unknown"), ghost)[0] == (
+        "reject",)

@@ -28,8 +28,8 @@ class BuiltMaps:
         self.config = config
         for name, text in files.items():
             (directory / name).write_text(text)
-        for name in ("virtual", "recipient_access", "transport", "generic", "client_access",
-                     "sender_access", "relay_recipients"):
+        for name in ("virtual", "recipient_rejections", "recipient_access", "transport",
+                     "generic", "client_access", "sender_access", "relay_recipients"):
             self._run("postmap", f"hash:{directory / name}")
         self._run("postalias", f"hash:{directory / 'aliases'}")
         self._cache: dict[tuple[str, str], str | None] = {}
@@ -87,19 +87,31 @@ class BuiltMaps:
                 out |= self.virtual(target, depth + 1)
         return out
 
-    def recipient_access(self, address: str) -> str | None:
-        """check_recipient_access hash then pcre: full address, then user@domain, domain."""
+    def rejection(self, address: str) -> str | None:
+        """The check_recipient_access rejections that come before every permit: hash
+        then pcre, full address, then user@domain, domain."""
         address = address.lower()
         local, domain = address.rsplit("@", 1)
-        for kind, table in (("hash", "recipient_access"), ("pcre", "recipient_access.pcre")):
+        for kind, table in (("hash", "recipient_rejections"),
+                            ("pcre", "recipient_rejections.pcre")):
             value = self.query(table, address, kind)
             if value is not None:
                 return None if value == "DUNNO" else value
         if "+" in local:
-            value = self.query("recipient_access", local.split("+", 1)[0] + "@" + domain)
+            value = self.query("recipient_rejections", local.split("+", 1)[0] + "@" + domain)
             if value is not None:
                 return value
-        return self.query("recipient_access", domain)
+        return self.query("recipient_rejections", domain)
+
+    def submitted(self, address: str) -> set[str]:
+        """Where mail from the sendmail command ends: virtual expansion, then for each
+        result its transport (address, then domain), or the address itself."""
+        out: set[str] = set()
+        for target in self.virtual(address):
+            domain = target.rsplit("@", 1)[1]
+            route = self.query("transport", target) or self.query("transport", domain)
+            out.add(route if route and route.startswith(("error:", "retry:")) else target)
+        return out
 
 
 @pytest.fixture(scope="session")
@@ -201,19 +213,22 @@ def test_fixture_has_enough_cases():
 
 @pytest.mark.parametrize("address", sorted(DELIVERED))
 def test_delivered_like_sendmail(maps, address):
-    assert maps.recipient_access(address) is None
+    assert maps.rejection(address) is None
     assert maps.virtual(address) == DELIVERED[address]
 
 
 @pytest.mark.parametrize("address", sorted(REJECTED))
 def test_rejected_like_sendmail(maps, address):
-    reply = maps.recipient_access(address)
+    reply = maps.rejection(address)
     assert reply is not None and reply.startswith(REJECTED[address])
+    # the same refusal for mail the sendmail command submits (no smtpd)
+    code, _, status = reply.partition(" ")
+    assert maps.submitted(address) == {f"error:{status}"}
 
 
 @pytest.mark.parametrize("address", UNLISTED)
 def test_unlisted_addresses_have_no_row(maps, address):
-    assert maps.recipient_access(address) is None
+    assert maps.rejection(address) is None
     assert maps.virtual_once(address) is None
 
 
@@ -295,8 +310,12 @@ def test_main_cf_settings(translation):
     assert "propagate_unmatched_extensions = canonical" in lines
     assert "relay_domains = partner.example" in lines
     restrictions = next(ln for ln in lines if ln.startswith("smtpd_recipient_restrictions"))
-    assert restrictions.index("check_client_access") < restrictions.index(
-        "reject_unauth_destination") < restrictions.index("check_recipient_access")
+    # the old tables' error answers before any permit (sendmail refused them for
+    # every client), client OKs before reject_unauth_destination, To: entries after
+    assert restrictions.index("recipient_rejections") < restrictions.index(
+        "recipient_rejections.pcre") < restrictions.index(
+        "check_client_access") < restrictions.index("permit_mynetworks") < restrictions.index(
+        "reject_unauth_destination") < restrictions.index("hash:/etc/postfix/recipient_access")
 
 
 def test_domains_file(translation):

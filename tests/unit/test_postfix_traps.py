@@ -75,11 +75,22 @@ def test_plus_error_default_spares_specific_entries(build):
     _, maps, _ = build(virtusertable=(
         "sales@v.example alice\nsales+*@v.example bob\n"
         "+*@v.example error:5.1.1:550 No plus addresses\n@v.example alice\n"))
-    assert maps.recipient_access("x+y@v.example") == "550 5.1.1 No plus addresses"
-    assert maps.recipient_access("sales+y@v.example") is None
+    assert maps.rejection("x+y@v.example") == "550 5.1.1 No plus addresses"
+    assert maps.rejection("sales+y@v.example") is None
     assert maps.virtual("sales+y@v.example") == {"bob@l.example"}
-    assert maps.recipient_access("x@v.example") is None
+    assert maps.rejection("x@v.example") is None
     assert maps.virtual("x@v.example") == {"alice@l.example"}
+    # mail from the sendmail command never meets smtpd: the catch-all must not take it
+    assert maps.submitted("x+y@v.example") == {"error:5.1.1 No plus addresses"}
+    assert maps.submitted("sales+y@v.example") == {"bob@l.example"}
+    assert maps.submitted("x@v.example") == {"alice@l.example"}
+
+
+def test_temporary_error_is_deferred_not_bounced(build):
+    _, maps, _ = build(virtusertable="old@v.example error:4.2.1:450 mailbox disabled\n"
+                                     "@v.example alice\n")
+    assert maps.rejection("old@v.example") == "450 4.2.1 mailbox disabled"
+    assert maps.submitted("old@v.example") == {"retry:4.2.1 mailbox disabled"}
 
 
 def test_detail_dropped_without_local_procmail(build):
@@ -125,7 +136,7 @@ def test_own_domains_not_relay_domains(build):
 def test_access_to_duplicate_of_virtusertable_error(build):
     result, maps, _ = build(virtusertable="gone@l.example error:nouser Gone\n",
                             access="To:gone@l.example ERROR:550 Other text\n")
-    assert maps.recipient_access("gone@l.example") == "550 5.1.1 Gone"
+    assert maps.rejection("gone@l.example") == "550 5.1.1 Gone"
     assert any(f.code == "PF032" for f in result.findings)
 
 
@@ -135,3 +146,14 @@ def test_quoted_alias_names_and_commands_survive_postalias(build):
     assert maps.query("aliases", "odd name") == '"|/usr/bin/prog one two"'
     assert maps.query("aliases", "run") == '"|/usr/bin/x", /tmp/f'
     assert maps.virtual("run@l.example") == {"run@localhost"}
+
+
+def test_redirected_mailbox_address_is_an_unreachable_mailbox(build):
+    """sendmail delivered 'team: alice' to alice's account without virtusertable; in
+    Postfix alice@l.example, the row target of team@, follows the entry as well."""
+    result, maps, _ = build(virtusertable="alice@l.example alice@v.example\n@v.example bob\n",
+                            aliases="team: alice, bob\n")
+    assert maps.virtual("team@l.example") == {"bob@l.example"}
+    [f] = [f for f in result.findings if f.code == "PF010"]
+    assert (f.severity, f.subject) == ("error", "alice")
+    assert "mailbox becomes unreachable" in f.reason and "team@l.example" in f.reason
