@@ -589,10 +589,16 @@ UNBALANCED = ("procmail logs \"Invalid regexp\" for its unbalanced parentheses a
 
 
 def pattern_test(rx: str, *, header: bool, body: bool, case_sensitive: bool) -> Translated:
-    """:func:`_pattern_test`, telling of parentheses procmail mended."""
+    """:func:`_pattern_test`, telling of parentheses procmail mended; a case-sensitive
+    header test is reported with its nearest Sieve form (header names have no case
+    in Sieve)."""
     result = _pattern_test(rx, header=header, body=body, case_sensitive=case_sensitive)
     if result.test is not None and unbalanced(rx):
         result.caveats += (UNBALANCED,)
+    if result.test is not None and case_sensitive and header and not body:
+        return Translated(None, reason=(
+            "with D procmail compares the header name's case too ('subject:' is not "
+            "'Subject:'), Sieve never does; the nearest Sieve test is " + result.test))
     return result
 
 

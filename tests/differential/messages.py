@@ -7,7 +7,8 @@ Sender, Precedence, Mailing-List, X-Mailing-List), spam-tagged mail
 (X-Spam-Flag/Status/Level at several levels), daemon bounces
 (MAILER-DAEMON, postmaster, Auto-Submitted), folded and RFC 2047 encoded
 headers, every recipient header procmail's ^TO looks at, 8-bit bodies,
-single-part bodies in quoted-printable and base64, a few big messages, plus
+single-part bodies in quoted-printable and base64, header names in odd
+cases, a few big messages, plus
 the real messages of the sample site's spools.
 
 Every message has a distinct envelope sender: Sieve vacation answers a
@@ -288,6 +289,18 @@ def _transfer_encoded() -> Iterator[Message]:
         yield Message(f"enc{i:02d}-{cte}", sender, (head + "\n" + body).encode("ascii"))
 
 
+def _odd_case() -> Iterator[Message]:
+    """Header names in other cases than the usual (some mailers write 'subject:'):
+    procmail and Sieve compare names without regard to case, procmail with D not."""
+    for i, (subj, frm, to) in enumerate((("subject", "from", "to"), ("SUBJECT", "FROM", "TO"),
+                                          ("SuBjEcT", "fRoM", "cc"))):
+        sender = f"case{i}@example.com"
+        head = (f"{frm}: Case <{sender}>\n{to}: alice@example.org\n"
+                f"{subj}: URGENT: python perl spam\nDate: Thu, 01 Oct 2026 12:0{i}:00 +0000\n"
+                f"message-id: <case{i}@example.com>\n")
+        yield Message(f"case{i}-{subj}", sender, (head + "\nURGENT unsubscribe\n").encode())
+
+
 def decoded_body(head: bytes, body: bytes) -> bytes:
     """The body as Cyrus's ``body :raw`` gives it: a single-part message's
     quoted-printable or base64 is decoded (multipart bodies stay as sent)."""
@@ -319,4 +332,4 @@ def _spool_messages() -> Iterator[Message]:
 
 def messages(generated: int = 300) -> list[Message]:
     """``generated`` synthetic messages followed by the sample site's spooled mail."""
-    return [*_generated(generated), *_transfer_encoded(), *_spool_messages()]
+    return [*_generated(generated), *_transfer_encoded(), *_odd_case(), *_spool_messages()]
