@@ -15,9 +15,11 @@ How one run is set up, and why:
   /etc/mail/lists/staff``) resolve to the copy (a host without /etc/mail
   gets an empty one as the mount point), and the site's passwd is mounted on
   ``/etc/passwd`` (the local mailer checks users with getpwnam);
-* a small .mc built from the site's sendmail.mc: only the macros that decide
+* a small .mc built from the site's sendmail.mc: the macros that decide
   routing (class w and VirtHost, virtusertable, mailertable, local_procmail,
-  smrsh, virtuser_entire_domain, the domain name); ``.forward`` files are
+  smrsh, virtuser_entire_domain, the domain name), and, as written, every
+  routing macro the translation does not reproduce (``mc.unreproduced``:
+  LUSER_RELAY, MAIL_HUB, FEATURE(domaintable), ...); ``.forward`` files are
   switched off (``confFORWARD_PATH`` empty) because they belong to the
   per-user filter translation, not to the tables;
 * a UTS namespace whose host name is the site's (qualified) name, and a
@@ -54,7 +56,7 @@ CF_DIR = "usr/share/sendmail/cf"
 #: rate limits, masquerading) act on sessions or headers, not on -bv.
 ROUTING_FEATURES = ("use_cw_file", "virtusertable", "mailertable", "virtuser_entire_domain",
                     "local_procmail", "smrsh")
-MAPS = ("virtusertable", "mailertable")
+MAPS = ("virtusertable", "mailertable", "domaintable")
 _LINE = re.compile(r"^(?P<addr>.*?)\.\.\. (?P<rest>.*)$")
 _DELIVERABLE = re.compile(r"^deliverable: mailer (?P<mailer>[^,]+)"
                           r"(?:, host (?P<host>.*?))?, user (?P<user>.*)$")
@@ -139,6 +141,10 @@ def oracle_mc(mc: McConfig, hostname: str, work: Path, alias_files: list[str]) -
         for value in values:
             arg = "-o " + value if macro.endswith("_FILE") else value
             lines.append(f"{macro}({_q(arg)})dnl")
+    # What the translation does not reproduce goes to the real sendmail as written,
+    # so a difference it makes shows in the check instead of hiding behind the reader.
+    lines += [f"{macro}dnl" for macro in mc.unreproduced
+              if not macro.startswith(tuple(f"FEATURE(`{f}'" for f in ROUTING_FEATURES))]
     lines += ["MAILER(`local')dnl", "MAILER(`smtp')dnl"]
     return "\n".join(lines) + "\n"
 

@@ -8,7 +8,10 @@ VIRTUSER_DOMAIN[_FILE], LOCAL_DOMAIN, RELAY_DOMAIN[_FILE], GENERICS_DOMAIN
 
 DIAGNOSTICS: SM060 no sendmail.mc (every table present is assumed live);
 SM061 map type that is not a local hash/btree/dbm file; SM062 include() not
-followed; SM063 feature that changes lookups in a way not reproduced.
+followed; SM063 FEATURE, define or rule set that changes routing in a way
+not reproduced (every FEATURE that is neither reproduced nor known to act on
+sessions or headers only, the routing defines such as LUSER_RELAY and
+MAIL_HUB, LOCAL_USER and custom rule sets).
 """
 
 from __future__ import annotations
@@ -24,12 +27,35 @@ DEFAULT_MAPS = {
     "mailertable": "/etc/mail/mailertable",
     "access_db": "/etc/mail/access",
     "genericstable": "/etc/mail/genericstable",
+    "domaintable": "/etc/mail/domaintable",
 }
 _MACRO = re.compile(r"\b(FEATURE|VIRTUSER_DOMAIN_FILE|VIRTUSER_DOMAIN|LOCAL_DOMAIN|"
                     r"RELAY_DOMAIN_FILE|RELAY_DOMAIN|GENERICS_DOMAIN_FILE|GENERICS_DOMAIN|define|"
-                    r"include)\(")
-_UNREPRODUCED = {"virtuser_entire_domain", "relay_hosts_only", "generics_entire_domain",
-                 "allmasquerade", "limited_masquerade"}
+                    r"include|LOCAL_USER)\(")
+#: Custom rule sets: they can route any address, and are m4 diversions, not macros.
+_RULES = re.compile(r"^\s*(LOCAL_RULE_\d|LOCAL_RULESETS|LOCAL_NET_CONFIG)\b", re.MULTILINE)
+#: Features the translation reproduces (tables, classes, local delivery).
+REPRODUCED_FEATURES = frozenset({"use_cw_file", "virtusertable", "mailertable", "access_db",
+                                 "genericstable", "local_procmail", "smrsh"})
+#: Features that change what happens to an address in a way the translation does not
+#: reproduce but that do not route it (relaying, header rewriting); reported only.
+_UNREPRODUCED = {"relay_hosts_only", "generics_entire_domain", "allmasquerade",
+                 "limited_masquerade"}
+#: Features that decide sessions, senders or headers, never where an address goes.
+SESSION_FEATURES = frozenset({
+    "greet_pause", "delay_checks", "conncontrol", "ratecontrol", "no_default_msa",
+    "masquerade_envelope", "masquerade_entire_domain", "local_no_masquerade",
+    "always_add_domain", "use_ct_file", "blocklist_recipients", "blacklist_recipients",
+    "dnsbl", "enhdnsbl", "badmx", "require_rdns", "block_bad_helo", "compat_check", "mtamark",
+    "relay_entire_domain", "relay_based_on_MX", "relay_local_from", "relay_mail_from",
+    "promiscuous_relay", "accept_unqualified_senders", "accept_unresolvable_domains",
+    "lookupdotdomain", "loose_relay_check", "authinfo", "msp", "queuegroup", "nouucp",
+    "nocanonical", "use_client_ptr", "check_other", "tls_session_features", "tls_failures",
+    } | _UNREPRODUCED)
+#: defines that decide where an address goes; every other define is a daemon option
+#: or a file this package reads itself (confCW_FILE, ALIAS_FILE, ...).
+ROUTING_DEFINES = frozenset({"LUSER_RELAY", "MAIL_HUB", "SMART_HOST", "LOCAL_RELAY",
+                             "confFALLBACK_MX", "confFALLBACK_SMARTHOST"})
 
 
 @dataclass
@@ -46,6 +72,9 @@ class McConfig:
     generics_domains: list[str] = field(default_factory=list)
     generics_domain_files: list[str] = field(default_factory=list)
     defines: dict[str, str] = field(default_factory=dict)
+    #: The text of each routing macro the translation does not reproduce
+    #: (``FEATURE(`domaintable')``, ``define(`LUSER_RELAY', ...)``), for the oracle.
+    unreproduced: list[str] = field(default_factory=list)
     #: The line of each ``define`` (the last one wins, as in m4).
     define_lines: dict[str, int] = field(default_factory=dict)
 
@@ -127,10 +156,20 @@ def parse_mc(source: TextFile) -> tuple[McConfig, tuple[Finding, ...]]:
     mc = McConfig(found=source.exists)
     findings: list[Finding] = list(source.findings)
     text = _strip_dnl(source)
+    for m in _RULES.finditer(text):
+        line = text[: m.start()].count("\n") + 1
+        findings.append(_unreproduced(source, line, f"{m.group(1)} (custom rules)"))
     for m in _MACRO.finditer(text):
         line = text[: m.start()].count("\n") + 1
-        args, _ = _args(text, m.end())
+        args, end = _args(text, m.end())
         name = m.group(1)
+        routing = (name == "LOCAL_USER" or (name == "define" and args and args[0] in
+                                            ROUTING_DEFINES) or
+                   (name == "FEATURE" and args and args[0] not in REPRODUCED_FEATURES
+                    and args[0] not in SESSION_FEATURES))
+        if routing:
+            mc.unreproduced.append(text[m.start():end])
+            findings.append(_unreproduced(source, line, f"{name}({args[0] if args else ''})"))
         if name == "FEATURE" and args:
             feature = args[0]
             mc.features[feature] = args[1:]
@@ -142,10 +181,7 @@ def parse_mc(source: TextFile) -> tuple[McConfig, tuple[Finding, ...]]:
                     f"{feature} uses map {spec!r}; only local hash/btree/dbm sources are read",
                     "export the map to a text file and convert that", code="SM061"))
             if feature in _UNREPRODUCED:
-                findings.append(Finding(
-                    "warning", source.path, line, source.lines[line - 1].text,
-                    f"FEATURE({feature}) changes lookups; the translation does not reproduce it",
-                    "check the affected domains by hand", code="SM063"))
+                findings.append(_unreproduced(source, line, f"FEATURE({feature})"))
         elif name == "VIRTUSER_DOMAIN":
             mc.virtuser_domains += " ".join(args).split()
         elif name == "VIRTUSER_DOMAIN_FILE" and args:
@@ -168,3 +204,13 @@ def parse_mc(source: TextFile) -> tuple[McConfig, tuple[Finding, ...]]:
                 "info", source.path, line, source.lines[line - 1].text,
                 f"include({args[0]}) not followed", code="SM062"))
     return mc, tuple(findings)
+
+
+def _unreproduced(source: TextFile, line: int, what: str) -> Finding:
+    """SM063: a macro that changes where or how addresses go, and the translation does not."""
+    return Finding(
+        "warning", source.path, line, source.lines[line - 1].text,
+        f"{what} changes how sendmail routed addresses; the translation does not reproduce"
+        " it (the address check passes it to the real sendmail, so differences show)",
+        "reproduce it in Postfix by hand, or remove it from the old sendmail.mc if it was"
+        " unused", code="SM063")

@@ -117,3 +117,17 @@ def test_redirected_mailbox_address_is_reported_not_hidden(tmp_path: Path) -> No
         ("mailbox:frank",), "same")
     assert [f.severity for f in pf.findings if f.code == "PF010" and f.subject == "erin"] == [
         "error"]
+
+
+def test_a_routing_define_the_translation_lacks_shows_as_different(tmp_path: Path) -> None:
+    """LUSER_RELAY sent unknown local users to another host: the reader reports it
+    (SM063) and the oracle runs with it, so the check no longer says 'same'."""
+    root = sample_variant(
+        tmp_path, sendmail_mc="define(`LUSER_RELAY', `smtp:[oldbox.example.org]')dnl\n")
+    site, pf = translated(root)
+    assert [f.code for f in site.findings if "LUSER_RELAY" in f.reason] == ["SM063"]
+    row = rows(check_addresses(root, site, pf, ["no-such-user-zz@example.org"]))[
+        "no-such-user-zz@example.org"]
+    assert (row.old, row.new, row.status) == (
+        ("remote:no-such-user-zz@[oldbox.example.org] via [oldbox.example.org]",),
+        ("reject",), "different")

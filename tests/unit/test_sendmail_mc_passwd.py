@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from checks.sendmail_oracle import oracle_mc
 from converters.sendmail.mc import parse_mc
 from converters.sendmail.passwd import MailUserPolicy, UnixUser, parse_passwd
 from converters.sendmail.textfile import decode_lines
@@ -60,3 +61,34 @@ def test_passwd_and_policy(tmp_path: Path):
     assert mail == ["alice", "imap"]         # ghost: nologin and no home in the tree
     strict = MailUserPolicy(existing_home_counts=False, extra_users=frozenset({"root"}))
     assert [u.name for u in users if strict.is_mail_user(u, tmp_path)] == ["root", "alice"]
+
+
+ROUTING_MC = """\
+FEATURE(`greet_pause', `1000')dnl
+FEATURE(`delay_checks', `friend', `n')dnl
+define(`confBAD_RCPT_THROTTLE',`3')dnl
+define(`LUSER_RELAY', `smtp:[oldbox.example.org]')dnl
+FEATURE(`domaintable')dnl
+FEATURE(`stickyhost')dnl
+FEATURE(`ldap_routing')dnl
+FEATURE(`bestmx_is_local', `example.org')dnl
+define(`MAIL_HUB', `hub.example.org')dnl
+LOCAL_USER(`root')dnl
+LOCAL_RULE_0
+R$+ < @ x . example >	$#smtp $@ elsewhere $: $1
+"""
+
+
+def test_every_unreproduced_routing_macro_is_reported_at_its_line():
+    mc, findings = parse_mc(decode_lines("/etc/mail/sendmail.mc", ROUTING_MC.encode()))
+    assert [(f.code, f.line) for f in findings] == [("SM063", 11)] + [
+        ("SM063", n) for n in range(4, 11)]
+    # the oracle gets them as written, so their effect shows in the address check
+    assert mc.unreproduced == [
+        "define(`LUSER_RELAY', `smtp:[oldbox.example.org]')", "FEATURE(`domaintable')",
+        "FEATURE(`stickyhost')", "FEATURE(`ldap_routing')",
+        "FEATURE(`bestmx_is_local', `example.org')", "define(`MAIL_HUB', `hub.example.org')",
+        "LOCAL_USER(`root')"]
+    cf = oracle_mc(mc, "mx.example.org", Path("/w"), ["/etc/mail/aliases"])
+    assert "define(`LUSER_RELAY', `smtp:[oldbox.example.org]')dnl\n" in cf
+    assert "FEATURE(`domaintable')dnl\n" in cf and "greet_pause" not in cf
