@@ -13,7 +13,7 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from imapclient.exceptions import IMAPClientError
 from sqlalchemy.exc import SQLAlchemyError
@@ -97,8 +97,11 @@ def _convert_one_procmail(ctx: Ctx) -> int:
     if not a.file:
         raise InputError("argv", None, "convert procmail needs an RCFILE")
     rc = Path(a.file)
+    if rc.is_dir():
+        raise InputError(str(rc), None, "is a directory, not a procmailrc file")
     if not rc.is_file():
-        raise InputError(str(rc), None, "no such file")
+        raise InputError(str(rc), None, "no such file" if not rc.exists() else
+                         "is not a regular file")
     user = a.user or "user"
     home = Path(a.home) if a.home else rc.resolve().parent
     conv = convert_procmailrc(rc, user=user, home=home,
@@ -232,6 +235,21 @@ def cmd_check(ctx: Ctx) -> int:
     return EXIT_PERSON if report.unexplained or report.map_warnings else EXIT_OK
 
 
+class UsageError(Exception):
+    """A command line argparse refused; raised so ``main`` can answer it like any error."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is raised instead of printed and exited on, so that
+    ``--json`` still gets its ``{"error", "exit"}`` document (sub-parsers are this class
+    too: argparse makes them of the parent's class)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        verb = self.prog.partition(" ")[2]
+        raise UsageError(f"{verb}: {message}" if verb else message)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; each verb's help is its function's first docstring line."""
     def common_flags(suppress: bool) -> argparse.ArgumentParser:
@@ -246,7 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     common = common_flags(suppress=True)
-    parser = argparse.ArgumentParser(prog="mailmigrate", parents=[common_flags(False)],
+    parser = _Parser(prog="mailmigrate", parents=[common_flags(False)],
                                      description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -264,10 +282,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--home", help="home directory for $HOME (single-file mode)")
     p.add_argument("--maildir", help="MAILDIR for relative folders (single-file mode)")
     p.add_argument("--user", help="LOGNAME (single-file mode)")
+    # Domain names are case-insensitive; the tracker holds them in lower case,
+    # as the old tables were read.
     p = verb("report", cmd_report)
-    p.add_argument("--domain")
+    p.add_argument("--domain", type=str.lower)
     for name, fn in (("copy", cmd_copy), ("sieve", cmd_sieve), ("verify", cmd_verify)):
-        verb(name, fn).add_argument("--domain", required=True)
+        verb(name, fn).add_argument("--domain", required=True, type=str.lower)
     sub.choices["copy"].add_argument(
         "--resync", action="store_true",
         help="go on where an old mbox was rewritten or a Cyrus folder recreated: rebuild "
@@ -277,11 +297,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="read every old mailbox again, even those unchanged since a complete copy pass "
              "(whose recorded SHA-1s are otherwise compared with Cyrus's)")
     p = verb("cutover", cmd_cutover)
-    p.add_argument("domain")
+    p.add_argument("domain", type=str.lower)
     p.add_argument("--to", default="verified",
                    choices=["prestaged", "frozen", "delta", "switched", "verified"],
                    help="stop at this stage (default: verified)")
-    verb("rollback", cmd_rollback).add_argument("domain")
+    verb("rollback", cmd_rollback).add_argument("domain", type=str.lower)
     verb("status", cmd_status)
     verb("check", cmd_check).add_argument("what", choices=["addresses"])
     return parser
@@ -289,7 +309,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script."""
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        args = build_parser().parse_args(argv)
+    except UsageError as exc:
+        return _fail(Ctx(argparse.Namespace(json="--json" in argv)), str(exc), EXIT_INPUT)
     ctx = Ctx(args)
     try:
         return args.func(ctx)

@@ -45,8 +45,40 @@ def test_unknown_domain(tmp_path: Path, capsys):
 
 
 def test_password_never_from_argv(tmp_path: Path):
-    with pytest.raises(SystemExit):
-        main(["--password", "secret", "status"])
+    assert main(["--password", "secret", "status"]) == 2
+
+
+def test_usage_errors_with_json_print_a_json_document(capsys):
+    assert main(["--json", "cutover"]) == 2
+    out, err = capsys.readouterr()
+    assert json.loads(out) == {
+        "error": "cutover: the following arguments are required: domain", "exit": 2}
+    assert "usage: mailmigrate cutover" in err
+    assert main(["--json", "frobnicate"]) == 2
+    assert json.loads(capsys.readouterr().out)["exit"] == 2
+
+
+def test_help_still_exits_0():
+    with pytest.raises(SystemExit) as exc:
+        main(["status", "--help"])
+    assert exc.value.code == 0
+
+
+def test_convert_procmail_of_a_directory_says_so(tmp_path: Path, capsys):
+    rc, err = run(capsys, "convert", "procmail", str(tmp_path))
+    assert rc == 2 and f"{tmp_path}: is a directory, not a procmailrc file" in err
+
+
+def test_domain_names_match_case_insensitively(tmp_path: Path, capsys):
+    sample = Path(__file__).resolve().parents[2] / "samples" / "site"
+    cfg = tmp_path / "m.toml"
+    cfg.write_text(f'[site]\nroot = "{sample}"\n[tracker]\ndb = "sqlite:///{tmp_path}/t.db"\n'
+                   f'[output]\ndir = "{tmp_path}/out"\n')
+    assert main(["--config", str(cfg), "inventory"]) == 0
+    capsys.readouterr()
+    assert main(["--config", str(cfg), "--json", "report", "--domain", "EXAMPLE.ORG"]) in (0, 3)
+    out = json.loads(capsys.readouterr().out)
+    assert "unknown domain" not in json.dumps(out)
 
 
 def test_errors_with_json_still_print_a_json_document(tmp_path: Path, capsys):
