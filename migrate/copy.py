@@ -29,7 +29,7 @@ import imaplib
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,6 +118,26 @@ def _server_extras(client: IMAPClient, above: int,
         if uid > above and uid not in known:  # "N:*" includes the highest UID even if < N
             extras[digest].append(uid)
     return extras
+
+
+def _still_returned(rows: Iterable[Message], folder: str,
+                    recreated: bool) -> dict[str, list[Message]]:
+    """The rollback rows a resync keeps, by the digest their mbox copy reads back as.
+
+    Resync matches the file's messages with the folder's by digest, but a
+    message a rollback returned may read back other than Cyrus's bytes
+    (quoted ``From `` lines) or be held by another folder (one that only
+    exists in Cyrus): matched by digest alone it would be appended a second
+    time.  Rows of ``folder`` itself are dropped when it was recreated (its
+    UIDs are gone); rows of older versions have no read-back digest and are
+    matched by Cyrus's as before.
+    """
+    out: dict[str, list[Message]] = defaultdict(list)
+    for row in sorted(rows, key=lambda r: r.offset):
+        own = row.cyrus_folder in (None, folder)
+        if row.origin == "rollback" and row.mbox_sha1 and not (recreated and own):
+            out[row.mbox_sha1].append(row)
+    return out
 
 
 def _alive(client: IMAPClient) -> bool:
@@ -265,7 +285,9 @@ class MailboxCopier:
         # stored but did not record as long as ledger rows are committed in the order
         # Cyrus assigned the UIDs (batch after batch, pipelined or not): keep it so.
         top = max((m.uid or 0 for m in recorded.values() if m.origin == "copy"), default=0)
+        returned: dict[str, list[Message]] = {}
         if changed or recreated:
+            returned = _still_returned(recorded.values(), mb.folder, bool(recreated))
             self.session.execute(delete(Message).where(Message.mailbox_id == mb.id))
             self._finding(Finding(
                 "warning", mb.source, None, changed or f"UIDVALIDITY -> {uidvalidity}",
@@ -282,6 +304,10 @@ class MailboxCopier:
             self.result.source_messages += 1
             self.advance(msg.length)
             if msg.offset in recorded:
+                self.result.already += 1
+                continue
+            if returned.get(msg.sha1):
+                self._record_returned(msg, returned[msg.sha1].pop(0))
                 self.result.already += 1
                 continue
             uids = extras.get(msg.sha1)
@@ -331,9 +357,18 @@ class MailboxCopier:
         # a plain row, not an ORM object: 20,000 Message objects cost a second of CPU
         self.rows.append({"mailbox_id": self.mailbox.id, "offset": msg.offset,
                           "length": msg.length, "sha1": msg.sha1,
-                          "uidvalidity": uidvalidity, "uid": uid})
+                          "uidvalidity": uidvalidity, "uid": uid, "origin": "copy",
+                          "cyrus_folder": None, "mbox_sha1": None})
         if uid is not None:  # not the message: its bytes must not stay in memory
             self.stored[uid] = (msg.sha1, msg.line, msg.from_line, uidvalidity)
+
+    def _record_returned(self, msg: MboxMessage, row: Message) -> None:
+        """Record a message a rollback returned, found again by a resync at ``msg.offset``:
+        it is the Cyrus message ``row`` names (same keys; one row per batch INSERT)."""
+        self.rows.append({"mailbox_id": self.mailbox.id, "offset": msg.offset,
+                          "length": msg.length, "sha1": row.sha1,
+                          "uidvalidity": row.uidvalidity, "uid": row.uid, "origin": "rollback",
+                          "cyrus_folder": row.cyrus_folder, "mbox_sha1": row.mbox_sha1})
 
     def _check_stored(self) -> None:
         """Compare what Cyrus holds under each UID of this pass with the SHA-1 sent.

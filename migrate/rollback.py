@@ -7,21 +7,26 @@ there by our own copy) is appended to the matching old mbox, spool for the
 INBOX; only then is the old transport restored and the queue flushed.  Each
 returned message is entered in the ledger, so a second rollback does not
 return it twice and a later delta pass does not copy it back again.
+
+The old mbox gets what the old delivery agent would have written
+(``converters.mbox.writer``), which is not always the message byte for byte
+(``From `` lines quoted, a last line ended): the ledger keeps both digests,
+Cyrus's and the one the returned copy reads back as, and ``verify`` and a
+resync know the returned copy by the latter.
 """
 
 from __future__ import annotations
 
 import hashlib
 from datetime import UTC
-from email.parser import BytesHeaderParser
-from email.utils import parseaddr
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from converters.finding import Finding
+from converters.mbox import read_mbox
 from converters.mbox.maildir import deliver_maildir
-from converters.mbox.writer import append_message
+from converters.mbox.writer import append_message, envelope_sender
 from migrate.config import Config
 from migrate.cutover import ORDER, ROLLED_BACK, StepResult, flush_queue, journal, reroute
 from migrate.errors import UnknownDomain
@@ -90,19 +95,19 @@ def return_new_mail(cfg: Config, session: Session, drow: Domain) -> int:
                     when = data[b"INTERNALDATE"]
                     if when.tzinfo is None:
                         when = when.replace(tzinfo=UTC)
-                    headers = BytesHeaderParser().parsebytes(raw)
-                    sender = parseaddr(headers.get("Return-Path", ""))[1]
+                    mbox_sha1 = None
                     if path.is_dir():
                         offset = deliver_maildir(path, raw, when)
                         length = len(raw)
                     else:
-                        offset = append_message(path, raw, sender=sender or "MAILER-DAEMON",
+                        offset = append_message(path, raw, sender=envelope_sender(raw),
                                                 date=when)
-                        length = path.stat().st_size - offset
+                        back = next(read_mbox(path, start=offset))
+                        length, mbox_sha1 = back.length, back.sha1
                     session.add(Message(mailbox_id=dest.id, offset=offset, length=length,
                                         sha1=hashlib.sha1(raw).hexdigest(),
                                         uidvalidity=uidvalidity, uid=uid, origin="rollback",
-                                        cyrus_folder=name))
+                                        cyrus_folder=name, mbox_sha1=mbox_sha1))
                     session.commit()
                     returned += 1
                 if name != "INBOX" and dest.folder != name:

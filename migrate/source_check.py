@@ -38,11 +38,12 @@ def _at(path: Path, row: Message) -> str | None:
         return f"no message starts any more at byte {row.offset}"
     if now is None:
         return f"no message starts any more at byte {row.offset}"
-    if row.origin != "copy":
-        return None  # a returned (rollback) message: its ledger digest is Cyrus's bytes
-    if now.length != row.length or now.sha1 != row.sha1:
-        return (f"the message at byte {row.offset} (line {now.line}) is not the one copied "
-                f"(SHA-1 {row.sha1[:12]}, now {now.sha1[:12]})")
+    want = row.sha1 if row.origin == "copy" else row.mbox_sha1
+    if want is None:
+        return None  # returned by an older rollback, which kept only Cyrus's digest
+    if now.length != row.length or now.sha1 != want:
+        return (f"the message at byte {row.offset} (line {now.line}) is not the one "
+                f"recorded (SHA-1 {want[:12]}, now {now.sha1[:12]})")
     return None
 
 

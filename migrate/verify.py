@@ -10,13 +10,22 @@ A file unchanged since a complete copy pass read it is not read again
 unless ``reread`` is asked for: its ledger is compared with the folder's
 digests (``checks.parity.matches_ledger``), and read again only if anything
 differs, so that the report says exactly what and where.
+
+Mail a rollback returned is compared as what it became: the old mbox holds
+what the old delivery agent wrote, which may differ from Cyrus's bytes by
+the quoting of ``From `` lines (the ledger's ``mbox_sha1``), and mail from a
+folder that only exists in Cyrus went to another old mbox, so its original
+is looked up in the folder it came from.  Either is fine while Cyrus still
+holds the message it returned and the old mbox the copy it wrote.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from sqlalchemy import func, select
+from imapclient import IMAPClient
+from sqlalchemy import Row, func, select
 
 from checks.parity import FolderParity, compare, matches_ledger, target_digests
 from migrate.config import Config
@@ -65,23 +74,58 @@ def _verify_user(cfg: Config, user_id: int, reread: bool) -> list[FolderParity]:
                     parity.problem = "the Cyrus folder does not exist"
                 uidvalidity, target = found
                 rows = session.execute(
-                    select(Message.offset, Message.uid, Message.sha1, Message.origin).where(
+                    select(Message.offset, Message.uid, Message.sha1, Message.origin,
+                           Message.mbox_sha1).where(
                         Message.mailbox_id == mb.id, Message.uidvalidity == uidvalidity,
                         func.coalesce(Message.cyrus_folder, mb.folder) == mb.folder)).all()
+                elsewhere = session.scalars(select(Message).where(
+                    Message.mailbox_id == mb.id, Message.origin == "rollback",
+                    Message.cyrus_folder != mb.folder)).all()
                 mark = marks.get(mb.folder)
                 arrived = mark.uidnext if mark and mark.uidvalidity == uidvalidity else None
-                # rows of mail returned by a rollback hold Cyrus's digests, not a re-read's
+                # the ledger is trusted only for copied mail: a returned message may read
+                # back other than Cyrus's bytes, or come from another folder
                 unchanged = (not reread and mb.source_stamp is not None
-                             and file_stamp(path) == mb.source_stamp
+                             and file_stamp(path) == mb.source_stamp and not elsewhere
                              and all(r.origin == "copy" for r in rows))
                 if unchanged and matches_ledger(parity, target, [(r.uid, r.sha1) for r in rows],
                                                 mb.source_messages, arrived):
                     continue
-                compare(parity, path, target,
+                compare(parity, path, _as_read_back(target, rows),
                         {r.offset: r.uid for r in rows if r.uid is not None}, arrived)
+                for extra in parity.extra:
+                    extra["sha1"] = target[extra["uid"]]
+                held = _held_elsewhere(client, elsewhere)
+                parity.missing = [m for m in parity.missing if m["offset"] not in held
+                                  or held[m["offset"]] != m["sha1"]]
         finally:
             client.logout()
     return out
+
+
+def _as_read_back(target: dict[int, str], rows: Sequence[Row]) -> dict[int, str]:
+    """The folder's digests, with each message a rollback returned to this mbox as its
+    copy there reads back, as long as Cyrus still holds what was returned."""
+    out = dict(target)
+    for r in rows:
+        if r.origin == "rollback" and r.mbox_sha1 and out.get(r.uid) == r.sha1:
+            out[r.uid] = r.mbox_sha1
+    return out
+
+
+def _held_elsewhere(client: IMAPClient, rows: Sequence[Message]) -> dict[int, str]:
+    """Offset -> read-back digest of the returned messages (``rows``: rollback rows
+    from folders other than the mailbox's own) whose original Cyrus still holds,
+    under the same UIDVALIDITY and UID, byte for byte."""
+    folders: dict[str, tuple[int, dict[int, str]] | None] = {}
+    held: dict[int, str] = {}
+    for r in rows:
+        if r.cyrus_folder not in folders:
+            folders[r.cyrus_folder] = target_digests(client, r.cyrus_folder)
+        found = folders[r.cyrus_folder]
+        if found and found[0] == r.uidvalidity and found[1].get(r.uid) == r.sha1:
+            held[r.offset] = r.mbox_sha1 or r.sha1
+    return held
 
 
 def render(rows: list[FolderParity]) -> str:

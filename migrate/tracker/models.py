@@ -98,6 +98,11 @@ class Message(Base):
     #: alone does not name a folder: Cyrus gives every folder a user creates within
     #: one second the same one.
     cyrus_folder: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: A rollback row's SHA-1 of the message as the mbox reader reads the returned copy
+    #: back (``sha1`` is Cyrus's): an mbox cannot hold every message byte for byte (the
+    #: delivery agent quotes body lines ``From ``, ends the last line), so verify and a
+    #: resync know the returned copy by this digest.  None in rows of older versions.
+    mbox_sha1: Mapped[str | None] = mapped_column(String(40), nullable=True)
 
 
 class FolderMark(Base):

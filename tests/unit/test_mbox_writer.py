@@ -1,4 +1,5 @@
-"""append_message: what rollback writes must read back the same, and live beside procmail."""
+"""append_message: what rollback writes is what procmail writes, reads back as the reader
+sees it, and lives beside procmail."""
 
 import os
 import shutil
@@ -16,6 +17,7 @@ from converters.mbox.writer import (
     from_line,
     mbox_entry,
 )
+from tests.mbox_delivery_oracle import procmail_entry
 
 WHEN = datetime(2021, 6, 1, 12, 30, 5, tzinfo=UTC)
 
@@ -152,28 +154,14 @@ CYRUS_FORMS = {
 }
 
 
-def _procmail_entry(tmp_path, data: bytes, sender: str) -> bytes:
-    """What the old delivery agent writes for ``data``: sendmail hands procmail LF text,
-    and this site's local mailer runs ``procmail -Y`` (Berkeley mbox, no Content-Length)."""
-    spool, rc = tmp_path / "procmail.spool", tmp_path / "rc"
-    spool.unlink(missing_ok=True)
-    rc.write_text(f"MAILDIR={tmp_path}\nDEFAULT={spool}\nLOGFILE={tmp_path}/log\n")
-    subprocess.run(["procmail", "-Y", "-f", sender, "-m", str(rc)],
-                   input=data.replace(b"\r\n", b"\n"), check=True,
-                   env={"PATH": os.environ["PATH"], "TZ": "UTC"})
-    return spool.read_bytes()
-
-
 @pytest.mark.skipif(shutil.which("procmail") is None, reason="procmail not installed")
 @pytest.mark.parametrize("name", sorted(CYRUS_FORMS))
-def test_entry_is_what_procmail_writes(tmp_path, local_tz_utc, name):
+def test_entry_is_what_procmail_writes(local_tz_utc, name):
     """Byte for byte the real procmail's entry (its delivery time on our From_ line), but
-    for the empty line procmail leaves out after a last line without a line end."""
+    for the empty line procmail leaves out after a last line without a line end.  This
+    site's local mailer is ``procmail -Y`` (see tests/mbox_delivery_oracle.py)."""
     data = CYRUS_FORMS[name]
-    real = _procmail_entry(tmp_path, data, "rp@example.net")
-    head = real[:real.index(b"\n")].decode()
-    assert head.startswith("From rp@example.net  ")
-    when = datetime.strptime(head.removeprefix("From rp@example.net  "), "%a %b %d %H:%M:%S %Y")
+    real, when = procmail_entry(data, "rp@example.net")
     ours = mbox_entry(data, sender="rp@example.net", date=when)
     assert ours == (real if data.endswith(b"\n") else real + b"\n")
 
