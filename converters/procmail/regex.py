@@ -339,6 +339,46 @@ def _glob_escape(s: str) -> str:
     return s.replace("\\", "\\\\").replace("*", "\\*").replace("?", "\\?")
 
 
+def _value_start(toks: list[Tok]) -> None:
+    """Refuse patterns whose meaning is the exact whitespace after ``Name:``.
+
+    Sieve's value starts after that whitespace (RFC 5228 2.7.2); the
+    translation takes the usual one space for it.  A pattern needing none
+    (``^Subject:urgent``), two or a tab (``^Subject:  x``), a word boundary
+    right at the value's start (``^Subject: \\<x``: procmail's ``\\<`` eats a
+    non-word character) or a ``\\/`` capture that may start on the whitespace
+    (``^Subject:\\/.*``, ``^Subject: *\\/.*``: MATCH keeps it) has no such reading.
+    """
+    i, needed = 0, []
+    while i < len(toks) and _is_ws_atom(toks[i]):
+        optional = i + 1 < len(toks) and toks[i + 1].kind in "*?"
+        if not optional:
+            needed.append(toks[i])
+        i += 2 if optional or (i + 1 < len(toks) and toks[i + 1].kind == "+") else 1
+    rest = toks[i:]
+    if len(needed) > 1 or needed and needed[0] != Tok("lit", " ") and not _can_be(needed[0], " "):
+        raise Untranslatable("the pattern needs other whitespace after the colon than one "
+                             "space; Sieve removes it from every header value")
+    first = rest[0] if rest else None
+    if first is None:
+        return
+    end = _group_end(rest, 0) if first.kind == "(" else 0
+    if end and end + 1 < len(rest) and rest[end + 1].kind in "*?":
+        return  # an optional group first: the value may start anyhow
+    starts = ([b[0] for b in split_branches(rest[1:end]) if b] if end else [first])
+    if i == 0 and any(t.kind == "lit" or t.kind == "class" and not _can_be(t, " ")
+                      for t in starts):
+        raise Untranslatable("the pattern needs the value right after the colon, with no "
+                             "space; Sieve removes the space from every header value")
+    if needed and first.kind == "wbs":
+        raise Untranslatable("'\\<' right after 'Name: ' needs a non-word character there, "
+                             "which Sieve's value (the space removed) does not show")
+    if first.kind == "split" and not needed and (len(rest) < 2 or rest[1].kind in (
+            "any", "wbs", "wbe") or _can_be(rest[1], " ")):
+        raise Untranslatable("the \\/ capture may start on the whitespace after the colon, "
+                             "which MATCH keeps and Sieve's value does not have")
+
+
 def value_test(command: str, names: list[str], toks: list[Tok], comparator: str) -> Translated:
     """A test of header values (or envelope parts) against the tokens after ``Name:``."""
     stripped = _strip_leading_ws(toks)
@@ -347,6 +387,8 @@ def value_test(command: str, names: list[str], toks: list[Tok], comparator: str)
             for i, t in enumerate(toks)):
         raise Untranslatable("the pattern tests only the whitespace after the colon, which "
                              "Sieve removes from every header value")
+    if command == "header":
+        _value_start(toks)
     toks = stripped
     listed = string_list(names)
     anchored = True

@@ -335,3 +335,23 @@ def test_from_line_patterns_that_reach_the_date_are_reported() -> None:
         assert pattern_test(rx, header=True, body=False, case_sensitive=False).test == test, rx
     edu = pattern_test("^From.*gatech.edu$", header=True, body=False, case_sensitive=False)
     assert edu.test == 'header :regex "From" "gatech.edu$"'
+
+
+def test_patterns_on_the_exact_whitespace_after_the_colon_are_reported() -> None:
+    # procmail 3.23 on 'Subject: urgent': ^Subject:urgent, ^Subject:(a|b) and
+    # ^Subject: \<urgent never match it; Sieve's value has the space removed.
+    refused = {"^Subject:urgent": "no space", "^Subject:(a|.*b)": "no space",
+               "^Subject:  urgent": "one space", "^Subject:\turgent": "one space",
+               "^Subject: \\<urgent": "non-word", "^Subject:\\/.*": "MATCH keeps",
+               "^Subject: *\\/.*": "MATCH keeps"}
+    for rx, why in refused.items():
+        result = pattern_test(rx, header=True, body=False, case_sensitive=False)
+        assert result.test is None and why in result.reason, (rx, result)
+    kept = {"^X-Spam-Flag: *YES": 'header :matches "X-Spam-Flag" "YES*"',
+            "^Subject: +urgent": 'header :matches "Subject" "urgent*"',
+            "^Subject: \\/.*": 'header :regex "Subject" "^(.*)"',
+            "^Subject: *\\/[^ ].*": 'header :regex "Subject" "^([^ ].*)"',
+            "^Subject:.*urgent": 'header :contains "Subject" "urgent"'}
+    for rx, test in kept.items():
+        assert pattern_test(rx, header=True, body=False,
+                            case_sensitive=False).test == test, rx
