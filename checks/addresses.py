@@ -231,20 +231,26 @@ def _about(findings: list[Finding], address: str, names: set[str]) -> list[Findi
     return out
 
 
-def finding_covers(finding: Finding, part: str) -> bool:
-    """True when ``finding`` is about this kind of difference (``part`` is one end point).
+def finding_covers(finding: Finding, part: str, address: str) -> bool:
+    """True when ``finding`` is about this kind of difference (``part`` is one end point
+    of the row for ``address``).
 
     A program or file moved to the frontend explains that program or file,
     not a mailbox beside it; a dropped unknown name, a broken loop or an
     error item explains the refusal sendmail gave for that part; a system
     account left on the frontend explains its own mailbox and the refusal
-    of a frontend that lacks the account.  The findings
-    about what one address now means (PF010, PF011, PF013) explain the
-    whole answer for it.  A path that answers otherwise than the outside
-    client (``trusted client: ...``) is never explained.
+    of a frontend that lacks the account.  A mailbox address that changed
+    meaning (PF010) explains that address (with any +detail), not the other
+    addresses of the account.  The findings about what a table entry now
+    means (PF011, PF013) explain the whole answer of the rows they name.  A
+    path that answers otherwise than the outside client (``trusted client:
+    ...``) is never explained.
     """
     if part.startswith(tuple(f"{p}: " for p in PATHS)):
         return False
+    if finding.code == "PF010":
+        local, _, domain = address.lower().rpartition("@")
+        return f"{local.split('+', 1)[0]}@{domain}" == finding.text.lower()
     if finding.code == "PF001":
         return part.startswith(("program:", "file:"))
     if finding.code in ("PF002", "PF003", "PF004"):
@@ -266,7 +272,7 @@ def compare(site: SendmailSite, translation: PostfixTranslation, address: str,
     about = _about(list(translation.findings) + list(site.findings), address, via)
     codes: list[str] = []
     for part in parts:
-        covering = [f.code for f in about if finding_covers(f, part)]
+        covering = [f.code for f in about if finding_covers(f, part, address)]
         if not covering:
             return Row(address, old[0], new[0], "different", old[1], new[1])
         codes += covering

@@ -167,3 +167,15 @@ def test_each_path_that_answers_otherwise_is_shown() -> None:
     # bounced it): the same answer
     assert postfix_outcome(s, (550, "5.1.1 unknown"), (550, "5.1.1 unknown"), ghost)[0] == (
         "reject",)
+
+
+def test_a_changed_mailbox_address_explains_that_address_only() -> None:
+    s = site()
+    pf = PostfixTranslation({}, (), (Finding(
+        "error", "/etc/mail/virtusertable", None, "erin@example.org", "unreachable",
+        code="PF010", subject="erin"),))
+    old, new = (("mailbox:erin",), ""), (("mailbox:frank",), "")
+    assert compare(s, pf, "erin@example.org", old, new).status == "explained"
+    assert compare(s, pf, "Erin+x@Example.ORG", old, new).status == "explained"
+    # the same account under another local domain: still a loss, not explained
+    assert compare(s, pf, "erin@mail.example.org", old, new).status == "different"
