@@ -127,8 +127,16 @@ def _folders(text: str, flags: str, env: dict[str, object], site: Site) -> Plan:
                                f"name is not a directory) and skipped {' '.join(names[1:])}",
                                code="procmail-skipped"))
         names = names[:1]
-    for name in names:
+    for index, name in enumerate(names):
         t = resolve(site, name, maildir, inbox)
+        if index and (t.kind == "fail" or _existing_file(site, name, maildir)):
+            # procmail 3.23 links the message into the later names; one it cannot
+            # link (a missing parent, a plain file) is logged "Skipped" and the
+            # delivery still counts as done, as the first name decides that
+            plan.notes.append(Note("info", f"procmail skipped {name} (not a directory it "
+                                   "could link into) and delivered to the other names",
+                                   code="procmail-skipped"))
+            continue
         if t.kind in ("fail", "outside"):
             plan.ok = False
             plan.translated = t.kind == "fail"
@@ -162,6 +170,13 @@ def _folders(text: str, flags: str, env: dict[str, object], site: Site) -> Plan:
             statements.append(f"fileinto {opts}{quote(site.mapping.fileinto_name(t.name))};")
     plan.statements = statements
     return plan
+
+
+def _existing_file(site: Site, name: str, maildir: str) -> bool:
+    """Whether a folder name is a plain file that exists (procmail links nothing into it)."""
+    path = name if name.startswith("/") else posixpath.join(maildir, name)
+    disk = site.on_disk(posixpath.normpath(path))
+    return disk is not None and disk.is_file()
 
 
 def _directory(site: Site, name: str, maildir: str) -> bool:
