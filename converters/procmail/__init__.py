@@ -72,7 +72,7 @@ def convert_user(*, user: str, home: Path, procmailrc: Path | None = None,
     run_rc = local_procmail
     if fwd_path.is_file():
         fwd = parse_forward(fwd_path.read_bytes(), _label(fwd_path, home, old), user,
-                            out.findings)
+                            site.addresses)
         run_rc = _forward_statements(tr, fwd, local_procmail)
         for e in fwd.entries:
             if e.kind == "procmail" and e.rcfile:
@@ -145,7 +145,8 @@ def _forward_statements(tr: Translator, fwd: ForwardFile, local_procmail: bool) 
             s.add(f"redirect :copy {quote(e.value)};  {src}")
         elif e.kind == "self":
             run_rc = run_rc or local_procmail
-            s.note(f"{e.pos.file}:{e.pos.line}: \\{e.value}: also deliver to the inbox")
+            s.note(f"{e.pos.file}:{e.pos.line}: {e.value}: the user's own mailbox, also "
+                   "deliver to the inbox")
         elif e.kind == "procmail":
             run_rc = True
             s.note(f"{e.pos.file}:{e.pos.line}: procmail runs the user's rc file")

@@ -13,8 +13,6 @@ import re
 import shlex
 from dataclasses import dataclass, field
 
-from converters.finding import Finding
-
 from .parser import decode
 from .syntax import Pos
 
@@ -56,16 +54,23 @@ def _split_entries(line: str) -> list[str]:
     return [e.strip() for e in out if e.strip()]
 
 
-def parse_forward(data: bytes, label: str, user: str, findings: list[Finding]) -> ForwardFile:
-    """Parse a .forward file; odd entries become findings, never errors."""
+def parse_forward(data: bytes, label: str, user: str,
+                  addresses: tuple[str, ...] = ()) -> ForwardFile:
+    """Parse a .forward file; every entry gets a kind, odd ones are reported later.
+
+    ``addresses`` are the user's own mail addresses: sendmail resolves such an
+    entry back to this user and, seeing the self-reference, delivers locally
+    instead of forwarding (a redirect there would loop in the new system).
+    """
     fwd = ForwardFile()
+    own = {a.lower() for a in addresses}
     for n, line in enumerate(decode(data).replace("\r\n", "\n").split("\n"), 1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         for raw in _split_entries(line):
             pos = Pos(label, n, line.find(raw) + 1)
             entry = raw[1:-1] if raw.startswith('"') and raw.endswith('"') else raw
-            fwd.entries.append(_classify(entry, pos, user, findings))
+            fwd.entries.append(_classify(entry, pos, user, own))
     return fwd
 
 
@@ -88,7 +93,7 @@ def _procmail_rcfile(args: list[str]) -> str | None:
     return None
 
 
-def _classify(entry: str, pos: Pos, user: str, findings: list[Finding]) -> ForwardEntry:
+def _classify(entry: str, pos: Pos, user: str, own: set[str]) -> ForwardEntry:
     if entry.startswith("\\"):
         name = entry[1:]
         if name != user:
@@ -108,6 +113,8 @@ def _classify(entry: str, pos: Pos, user: str, findings: list[Finding]) -> Forwa
         return ForwardEntry("file", entry, pos)
     if entry.startswith(":include:"):
         return ForwardEntry("include", entry, pos)
-    if entry == user:  # sendmail delivers the user's own name locally instead of looping
-        return ForwardEntry("self", entry, pos)
+    bare = entry[1:-1] if entry.startswith("<") and entry.endswith(">") else entry
+    if bare == user or bare.lower() in own:
+        # sendmail delivers the user's own name or address locally instead of looping
+        return ForwardEntry("self", bare, pos)
     return ForwardEntry("address", entry, pos)

@@ -106,3 +106,23 @@ def test_procmail_options_with_arguments_are_not_the_rc_file(tmp_path: Path) -> 
         home = _home(tmp_path / str(n), forward, ":0\n* ^Subject:.*x\n/dev/null\n")
         result = convert_user(user="alice", home=home)
         assert (result.recipes_total, result.recipes_translated) == (1, 1), forward
+
+
+def test_own_address_in_forward_is_local_delivery(tmp_path: Path) -> None:
+    # sendmail resolves an entry naming one of the user's own addresses back to the
+    # user and, seeing the self-reference, delivers locally; a redirect there would
+    # send the message back into this same script, again and again
+    fwd = "Alice@Example.ORG, <a.smith@example.net>, bob@example.org\n"
+    result = convert_user(user="alice", home=_home(tmp_path, fwd),
+                          addresses=("alice@example.org", "a.smith@example.net"))
+    _valid(result.sieve)
+    assert result.sieve.count("redirect") == 1
+    assert 'redirect :copy "bob@example.org";' in result.sieve
+    assert "discard;" not in result.sieve
+
+
+def test_other_users_address_in_forward_is_a_redirect(tmp_path: Path) -> None:
+    result = convert_user(user="alice", home=_home(tmp_path, "alice@example.com\n"),
+                          addresses=("alice@example.org",))
+    assert 'redirect :copy "alice@example.com";' in result.sieve
+    assert result.sieve.rstrip().splitlines()[-1].startswith("discard;")
