@@ -91,6 +91,12 @@ def plan_action(text: str, flags: str, env: dict[str, object], site: Site) -> Pl
     """Translate one action line under the recipe's flags and the current variables."""
     copy = "c" in flags
     if text.startswith("!"):
+        if ("h" in flags) != ("b" in flags):
+            part = "header" if "h" in flags else "body"
+            return Plan(translated=False, delivers=True, notes=[Note(
+                "warning", f"procmail forwarded only the {part} of the message; Sieve's "
+                "redirect sends the whole message", "decide whether the whole message may "
+                "be forwarded", "procmail-partial")])
         return _forward(strip_comment(text[1:], forward=True), copy, env)
     if text.startswith("|"):
         return _pipe(text[1:].strip(), flags, env, site)

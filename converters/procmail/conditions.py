@@ -30,6 +30,9 @@ class CondResult:
     caveats: list[str] = field(default_factory=list)
     capture: int | None = None
     weight: tuple[float, float] | None = None
+    #: The test that decides whether procmail set MATCH: the conditions up to and
+    #: including the capture (procmail sets it there, even if a later one fails).
+    capture_test: str | None = None
 
 
 def _negate(res: CondResult) -> CondResult:
@@ -50,6 +53,11 @@ def condition(text: str, flags: str, env: dict[str, object]) -> CondResult:
         text = m.group(3)
     res = _plain(text.strip(), flags, env)
     res.weight = weight
+    if weight is not None and res.static is False and text.strip().startswith("?"):
+        # procmailsc(5): a program condition adds w when it succeeds and x when it
+        # fails, so a failing one still counts when x > 0 (a negated one adds
+        # nothing when it fails: checked against procmail 3.23)
+        res.static = weight[1] > 0
     return res
 
 
@@ -116,9 +124,10 @@ def _variable_test(name: str, rx: str, flags: str, env: dict[str, object]) -> Co
     try:
         value = expand("$" + name, env)
     except Dynamic:
-        return CondResult(reason=f"${name} is only known at delivery time (set by a command "
-                                 "or a match), so this test cannot be decided in Sieve")
-    if value == "${MATCH}":  # the Sieve variable a \/ capture set: tested at delivery
+        return CondResult(reason=f"${name} is only known at delivery time (set by procmail, "
+                                 "a command or a match), so this test cannot be decided in "
+                                 "Sieve")
+    if "${MATCH}" in value:  # holds what a \/ capture set: tested at delivery
         return _from_translated(variable_test(value, rx, case_sensitive="D" in flags))
     try:
         hit = python_regex(rx, "D" in flags).search(value) is not None
@@ -155,9 +164,14 @@ def combine(results: list[CondResult]) -> CondResult:
         if r.capture is not None:
             capture_tests = [str(r.test)]
             out.capture = r.capture
+            upto = [*tests, str(r.test)]
+            out.capture_test = upto[0] if len(upto) == 1 else "allof (" + ", ".join(upto) + ")"
         else:
             tests.append(str(r.test))
     if scored:
+        if out.capture is not None:
+            return CondResult(reason="a \\/ capture beside scored conditions: procmail sets "
+                                     "MATCH while it adds up the score", caveats=out.caveats)
         if any(r.weight[0] <= 0 or r.weight[1] < 0 for r in scored if r.weight):
             return CondResult(reason="scoring with negative weights or exponents has no Sieve "
                                      "equivalent", caveats=out.caveats)

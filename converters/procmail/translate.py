@@ -290,6 +290,15 @@ class Translator:
         for f in plan.folders:
             if f not in self.out.folders and f != "INBOX":
                 self.out.folders.append(f)
+        if conds.capture is not None:
+            # procmail sets MATCH as soon as the \/ condition matched, even when a
+            # later condition fails and the recipe does not run
+            s.requires.add("variables")
+            decide = gate + [str(conds.capture_test)]
+            s.open("if " + (decide[0] if len(decide) == 1
+                            else "allof (" + ", ".join(decide) + ")"))
+            s.add(f'set "MATCH" "${{{conds.capture}}}";  {comment(f"from {src}")}')
+            s.close()
         head = None
         if tests:
             head = "if " + (tests[0] if len(tests) == 1 else "allof (" + ", ".join(tests) + ")")
@@ -308,9 +317,6 @@ class Translator:
         opened = head is not None
         if opened:
             s.open(head)
-        if conds.capture is not None:
-            s.requires.add("variables")
-            s.add(f'set "MATCH" "${{{conds.capture}}}";  {comment(f"from {src}")}')
         if isinstance(r.action, Block):
             before = dict(self.env)
             self._block(r, rc, depth, flags)

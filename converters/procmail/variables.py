@@ -16,7 +16,7 @@ DYNAMIC = object()
 
 _REF = re.compile(
     r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?P<op>:?[-+=?])?(?P<word>[^}]*)\}"
-    r"|(?P<plain>[A-Za-z_][A-Za-z0-9_]*)|(?P<special>[=_\-#@\\]))"
+    r"|(?P<plain>[A-Za-z_][A-Za-z0-9_]*)|(?P<special>[=_\-#@\\$]))"
 )
 
 
@@ -25,7 +25,12 @@ class Dynamic(Exception):
 
 
 def defaults(user: str, old_home: str) -> dict[str, object]:
-    """procmail's start-up environment for ``user`` (config.h, procmail(1))."""
+    """procmail's start-up environment for ``user`` (config.h, procmail(1)).
+
+    ``$HOST``, ``$PROCMAIL_VERSION`` and ``$COMSAT`` came from the old machine
+    and are dynamic, like ``$$`` (the process id): a rule using them is
+    reported, not folded to the empty string.
+    """
     spool = f"/var/mail/{user}"
     return {
         "HOME": old_home,
@@ -41,8 +46,14 @@ def defaults(user: str, old_home: str) -> dict[str, object]:
         "SHELL": "/bin/sh",
         "SHELLMETAS": "&|<>~;?*[",
         "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "SHELLFLAGS": "-c",
+        "LINEBUF": "2048",
         "MATCH": DYNAMIC,
         "LASTFOLDER": DYNAMIC,
+        # set by procmail from the machine it ran on: not known here
+        "HOST": DYNAMIC,
+        "PROCMAIL_VERSION": DYNAMIC,
+        "COMSAT": DYNAMIC,
     }
 
 
