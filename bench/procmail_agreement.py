@@ -4,9 +4,9 @@ Runs the differential harness (tests/differential) over every rc file (the
 shared corpus, the converter's construct files, the differential's own) and
 every test message, and prints: files parsed, recipes translated (overall and
 per kind of action), pairs compared, agreement on the comparable pairs (header
-text judged decoded, as Sieve compares it; see tests/differential/compare.py),
-how often RFC 2047 or transfer encoding changed procmail's own answer, and each
-disagreement.  Needs procmail and the sandbox servers.
+text judged as Sieve reads it: unfolded, decoded, blanks around values removed;
+see tests/differential/compare.py), how often that reading changed procmail's
+own answer, and each disagreement.  Needs procmail and the sandbox servers.
 
     python3 bench/procmail_agreement.py [--step N] [--files SUBSTRING]
 """
@@ -114,12 +114,13 @@ def main(argv: list[str] | None = None) -> int:
           f"{len(pairs) - len(comparable)} not comparable)")
     print(f"agreement:           {agree}/{len(comparable)} "
           f"({100 * agree / max(len(comparable), 1):.2f}%)")
-    mattered = [p for p in comparable if p.encoding_mattered]
-    print(f"encoded text:        {sum(p.procmail_raw is not None for p in comparable)} comparable "
-          f"pairs (RFC 2047 headers, single-part quoted-printable/base64 bodies); on "
+    mattered = [p for p in comparable if p.reading_mattered]
+    print(f"read otherwise:      {sum(p.procmail_raw is not None for p in comparable)} comparable "
+          f"pairs on messages Sieve reads otherwise than their bytes (RFC 2047 words, folded "
+          f"or blank-padded header values, single-part quoted-printable/base64 bodies); on "
           f"{len(mattered)} procmail's own answer on the raw bytes differs from its "
-          f"answer on the decoded text (the one judged), Cyrus agreeing with the decoded on "
-          f"{sum(p.agree for p in mattered)}")
+          f"answer on the text as Sieve reads it (the one judged), Cyrus agreeing with the "
+          f"reading on {sum(p.agree for p in mattered)}")
     print(f"wall time:           {elapsed:.0f} s")
     by_file = Counter(p.rcfile for p in comparable if not p.agree)
     for name, n in sorted(by_file.items()):

@@ -379,6 +379,24 @@ def _value_start(toks: list[Tok]) -> None:
                              "which MATCH keeps and Sieve's value does not have")
 
 
+def _value_end(toks: list[Tok]) -> None:
+    """Refuse patterns that need whitespace at the end of the value (``^Subject:.* $``).
+
+    Sieve removes trailing whitespace from every header value, so such a
+    pattern never matches there; procmail matched padded or folded values.
+    """
+    if len(toks) < 2 or toks[-1].kind != "eol":
+        return
+    last = toks[-2]
+    if last.kind == "+" and len(toks) >= 3:
+        last = toks[-3]
+    elif last.kind in "*?":
+        return
+    if _is_ws_atom(last):
+        raise Untranslatable("the pattern needs whitespace at the end of the value, which "
+                             "Sieve removes from every header value")
+
+
 def value_test(command: str, names: list[str], toks: list[Tok], comparator: str) -> Translated:
     """A test of header values (or envelope parts) against the tokens after ``Name:``."""
     stripped = _strip_leading_ws(toks)
@@ -389,6 +407,7 @@ def value_test(command: str, names: list[str], toks: list[Tok], comparator: str)
                              "Sieve removes from every header value")
     if command == "header":
         _value_start(toks)
+        _value_end(toks)
     toks = stripped
     listed = string_list(names)
     anchored = True

@@ -12,13 +12,14 @@ A pair counts for agreement only when the translation is complete: every
 recipe of the file translated and the script valid.  Pairs on other files
 are "not comparable" and are counted, not judged.
 
-Sieve compares header text decoded (RFC 5228 2.7.2), and Cyrus searches a
-single-part body with its quoted-printable or base64 undone; procmail reads
-the raw bytes.  The translation is held to what procmail does with the
-decoded text, which for a message without RFC 2047 words or a transfer
-encoding is the message itself.  For other messages procmail's answer on the
-raw bytes is kept beside it, so a run shows how often the encoding changed
-procmail's own answer.
+Sieve compares header text unfolded, decoded and without the blanks around
+the value (RFC 5228 2.7.2), and Cyrus searches a single-part body with its
+quoted-printable or base64 undone; procmail reads the raw bytes.  The
+translation is held to what procmail does with the text as Sieve reads it,
+which for a message whose fields are plain ``Name: value`` lines without
+encoded words or a transfer encoding is the message itself.  For other
+messages procmail's answer on the raw bytes is kept beside it, so a run shows
+how often that reading changed procmail's own answer.
 """
 
 from __future__ import annotations
@@ -70,14 +71,13 @@ class Pair:
     comparable: bool
     procmail: Seen
     cyrus: Seen | None
-    #: procmail's answer on the raw bytes, for a message with RFC 2047 words in its
-    #: header or a transfer-encoded single-part body (``procmail`` is its answer on
-    #: the decoded text Cyrus compares).
+    #: procmail's answer on the raw bytes, for a message that Sieve reads otherwise
+    #: (``procmail`` is its answer on the text as Sieve reads it).
     procmail_raw: Seen | None = None
 
     @property
-    def encoding_mattered(self) -> bool:
-        """procmail itself answered differently on the raw and the decoded header."""
+    def reading_mattered(self) -> bool:
+        """procmail itself answered differently on the raw bytes and on the reading."""
         return self.procmail_raw is not None and self.procmail_raw != self.procmail
 
     @property
@@ -135,19 +135,19 @@ def seen_cyrus(out: Outcome) -> Seen:
 
 
 def run_oracle(case: RcCase, batch: Sequence[Delivery], workers: int = 8,
-               *, decoded: bool = True) -> list[Seen]:
+               *, as_read: bool = True) -> list[Seen]:
     """procmail's outcome for each delivery, run ``workers`` at a time.
 
-    With ``decoded`` procmail reads each header field as Sieve compares it
-    (RFC 2047 words decoded); a message without encoded words is the same
-    bytes either way.
+    With ``as_read`` procmail reads each header field as Sieve compares it
+    (unfolded, decoded, blanks around the value removed); a plainly written
+    message is the same bytes either way.
     """
     with tempfile.TemporaryDirectory(prefix="differential-") as tmp:
         home = case.make_home(Path(tmp))
         maildir = folder_dir(home)
 
         def one(d: Delivery) -> Seen:
-            data = d.decoded_mbox_bytes if decoded else d.mbox_bytes
+            data = d.read_mbox_bytes if as_read else d.mbox_bytes
             out = run_procmail(case.text, data, dirs=case.dirs, files=dict(case.files),
                                marker=f"Message-ID: <{d.msgid}>".encode())
             return seen_procmail(out, home, maildir)
@@ -176,8 +176,8 @@ def compare_file(case: RcCase, batch: Sequence[Message], token: str,
     cyrus = retrying(lambda: run_cyrus(
         case, deliveries(f"{token}r{next(attempt)}", list(batch)), sb))
     oracle = run_oracle(case, items)
-    encoded = [d for d in items if d.decoded_mbox_bytes != d.mbox_bytes]
-    raw = dict(zip((d.msgid for d in encoded), run_oracle(case, encoded, decoded=False),
+    reread = [d for d in items if d.read_mbox_bytes != d.mbox_bytes]
+    raw = dict(zip((d.msgid for d in reread), run_oracle(case, reread, as_read=False),
                    strict=True))
     pairs = tuple(Pair(case.name, d.message.name, comparable, p, seen_cyrus(c), raw.get(d.msgid))
                   for d, p, c in zip(items, oracle, cyrus.outcomes, strict=True))

@@ -92,17 +92,18 @@ class Delivery:
         return f"From {self.message.sender} Thu Oct  1 10:00:00 2026\n".encode() + self.data
 
     @property
-    def decoded_mbox_bytes(self) -> bytes:
-        """``mbox_bytes`` with every header field that holds an RFC 2047 word decoded,
-        and a single-part body's transfer encoding undone.
+    def read_mbox_bytes(self) -> bytes:
+        """``mbox_bytes`` with every header field as Sieve reads it (see
+        :func:`read_field`) and a single-part body's transfer encoding undone.
 
-        That is the text Sieve compares (RFC 5228 2.7.2: unfolded, decoded) and
-        the body Cyrus's ``body :raw`` searches (see :func:`decoded_body`), and
-        the text the translation promises to treat as procmail treated text that
-        was not encoded.  Other fields are left byte for byte as they were.
+        That is the text Sieve compares (RFC 5228 2.7.2: unfolded, decoded,
+        without the blanks around the value) and the body Cyrus's ``body :raw``
+        searches (see :func:`decoded_body`): the text the translation promises
+        to treat as procmail treated it.  A message whose fields are written
+        plainly (``Name: value``, one line, no encoded words) reads as it is.
         """
         head, sep, body = self.data.partition(b"\n\n")
-        fields = [decoded_field(f) for f in _unfolded(head)]
+        fields = [read_field(f) for f in _unfolded(head)]
         data = b"\n".join(fields) + sep + decoded_body(head, body)
         return f"From {self.message.sender} Thu Oct  1 10:00:00 2026\n".encode() + data
 
@@ -116,17 +117,22 @@ def deliveries(token: str, batch: list[Message]) -> list[Delivery]:
     return out
 
 
-def decoded_field(field: bytes) -> bytes:
-    """One header field (folding kept) as ``Name: text``: unfolded and decoded to UTF-8.
+def read_field(field: bytes) -> bytes:
+    """One header field (folding kept) as Sieve reads it, written ``Name: value``.
 
-    A field without ``=?`` is returned unchanged.
+    The value is unfolded (RFC 5322 2.2.3: the line breaks go, the blanks
+    stay), its RFC 2047 words decoded to UTF-8 and its leading and trailing
+    blanks removed; blanks before the colon are not part of the name.  An
+    empty value is written ``Name:``.
     """
-    if b"=?" not in field or b":" not in field:
+    if b":" not in field:
         return field
     name, _, value = field.partition(b":")
-    text = value.decode("ascii", "replace").replace("\n", "")
-    decoded = str(make_header(decode_header(text))).strip()
-    return name + b": " + decoded.encode("utf-8")
+    value = value.replace(b"\n", b"")
+    if b"=?" in value:
+        value = str(make_header(decode_header(value.decode("ascii", "replace")))).encode()
+    value = value.strip(b" \t")
+    return name.rstrip(b" \t") + b":" + (b" " + value if value else b"")
 
 
 def _unfolded(head: bytes) -> list[bytes]:
@@ -301,6 +307,23 @@ def _odd_case() -> Iterator[Message]:
         yield Message(f"case{i}-{subj}", sender, (head + "\nURGENT unsubscribe\n").encode())
 
 
+def _odd_spacing() -> Iterator[Message]:
+    """Header values with other blanks than ``Name: value``: none or several after the
+    colon, a tab, blanks at the end, a value that starts on a folded line, a fold
+    between two words, a blank before the colon, an empty value."""
+    subjects = ("Subject:urgent python news", "Subject:  urgent python news",
+                "Subject:\turgent perl news", "Subject: urgent python news  ",
+                "Subject: meeting about perl\t", "Subject:\n urgent: money for python",
+                "Subject: your order\n number 12 python", "Subject : urgent perl",
+                "Subject:", "Subject: ")
+    for i, subject in enumerate(subjects):
+        sender = f"space{i}@example.com"
+        spam = "X-Spam-Status: Yes, score=9.1  " if i % 2 else "X-Spam-Flag:YES"
+        head = (f"From: Space <{sender}>\nTo:  alice@example.org \n{subject}\n{spam}\n"
+                f"Date: Thu, 01 Oct 2026 13:0{i}:00 +0000\nMessage-ID: <space{i}@example.com>\n")
+        yield Message(f"space{i}", sender, (head + "\nhello python\n").encode())
+
+
 def decoded_body(head: bytes, body: bytes) -> bytes:
     """The body as Cyrus's ``body :raw`` gives it: a single-part message's
     quoted-printable or base64 is decoded (multipart bodies stay as sent)."""
@@ -332,4 +355,5 @@ def _spool_messages() -> Iterator[Message]:
 
 def messages(generated: int = 300) -> list[Message]:
     """``generated`` synthetic messages followed by the sample site's spooled mail."""
-    return [*_generated(generated), *_transfer_encoded(), *_odd_case(), *_spool_messages()]
+    return [*_generated(generated), *_transfer_encoded(), *_odd_case(), *_odd_spacing(),
+            *_spool_messages()]
