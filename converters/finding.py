@@ -49,14 +49,24 @@ class Finding:
         """The JSON shape used by every ``--json`` output."""
         return asdict(self)
 
-    def render(self) -> str:
-        """One human line: ``file:line: severity: reason`` plus the fix."""
-        out = f"{self.where()}: {self.severity}: {self.reason}"
-        if self.text:
-            out += "".join(f"\n    | {ln}" for ln in self.text.strip().splitlines())
+    def render(self, indent: str = "", max_text_lines: int | None = None) -> str:
+        """``file:line: severity: reason``, the original text and the fix.
+
+        ``max_text_lines`` shortens a long quoted text (a whole block) with a
+        line saying how much was left out; a fix that spans lines (a Sieve
+        command with its message) keeps its own lines, indented.
+        """
+        out = [f"{indent}{self.where()}: {self.severity}: {self.reason}"]
+        text = self.text.strip().splitlines()
+        shown = text if max_text_lines is None else text[:max_text_lines]
+        out += [f"{indent}    | {ln}" for ln in shown]
+        if len(shown) < len(text):
+            out.append(f"{indent}    | ... ({len(text) - len(shown)} more lines)")
         if self.suggestion:
-            out += f"\n    -> {self.suggestion}"
-        return out
+            first, *rest = self.suggestion.splitlines()
+            out.append(f"{indent}    -> {first}")
+            out += [f"{indent}       {ln}".rstrip() for ln in rest]
+        return "\n".join(out)
 
 
 class InputError(Exception):

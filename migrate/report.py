@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from converters.finding import NEEDS_PERSON, InputError
+from converters.finding import NEEDS_PERSON, Finding, InputError
 from migrate.errors import UnknownDomain
 from migrate.routing import RoutingTable
 from migrate.tracker import Domain, FindingRow, Message
@@ -78,13 +78,9 @@ def render_report(rep: dict[str, Any]) -> str:
     lines: list[str] = []
 
     def finding_lines(f: dict[str, Any], indent: str) -> None:
-        where = f"{f['file']}:{f['line']}" if f["line"] else f["file"]
-        lines.append(f"{indent}{where}: {f['severity']}: {f['reason']}")
-        if f["text"]:
-            for t in f["text"].strip().splitlines()[:6]:
-                lines.append(f"{indent}    | {t}")
-        if f["suggestion"]:
-            lines.append(f"{indent}    -> {f['suggestion']}")
+        shown = Finding(f["severity"], f["file"], f["line"], f["text"] or "", f["reason"],
+                        f["suggestion"] or "")
+        lines.append(shown.render(indent, max_text_lines=20))
 
     for d in rep["domains"]:
         lines.append(f"domain {d['name']} ({d['kind']}), state {d['state']}")

@@ -124,7 +124,8 @@ def _folders(text: str, flags: str, env: dict[str, object], site: Site) -> Plan:
     if ("h" in flags) != ("b" in flags):
         part = "header" if "h" in flags else "body"
         plan.notes.append(Note("warning", f"procmail stored only the {part} of the message "
-                               "here; Sieve stores the whole message", code="procmail-partial"))
+                               "here; Sieve stores the whole message", "accept that the whole "
+                               "message is filed, or drop the rule", "procmail-partial"))
     statements: list[str] = []
     if len(names) > 1 and not _directory(site, names[0], maildir):
         # several names make hard links between directory folders; after an mbox
@@ -146,8 +147,13 @@ def _folders(text: str, flags: str, env: dict[str, object], site: Site) -> Plan:
         if t.kind in ("fail", "outside"):
             plan.ok = False
             plan.translated = t.kind == "fail"
-            plan.notes.append(Note("info" if t.kind == "fail" else "warning", t.reason,
-                                   "" if t.kind == "fail" else "choose an IMAP folder by hand",
+            # a folder procmail could not write is a rule that filed nothing on the old
+            # host either: faithful, but the user likely believes it works, and when one
+            # file is converted without its home every folder looks like this
+            plan.notes.append(Note("warning", t.reason,
+                                   "create the directory if the rule should file mail; when "
+                                   "converting one file, give --home the user's copied home"
+                                   if t.kind == "fail" else "choose an IMAP folder by hand",
                                    "procmail-folder-" + t.kind))
             return Plan(ok=False, delivers=True, translated=plan.translated, notes=plan.notes)
         if t.kind == "discard":

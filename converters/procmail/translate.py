@@ -252,11 +252,15 @@ class Translator:
         conds = combine([self._include_guard(r, c.text) or condition(c.text, flags, self.env)
                          for c in r.conditions])
         for cav in dict.fromkeys(conds.caveats):
-            sev = "warning" if cav == "BODY-REGEX" else "info"
-            text = ("a body pattern other than plain text became a Sieve :regex; line "
-                    "anchors and '.' across lines may behave differently in Cyrus"
-                    if cav == "BODY-REGEX" else cav)
-            self.finding(sev, rc.path, r.pos.line, r.text, text, code="procmail-pattern")
+            if cav == "BODY-REGEX":
+                self.finding("warning", rc.path, r.pos.line, self._recipe_text(r),
+                             "a body pattern other than plain text became a Sieve :regex; "
+                             "line anchors and '.' across lines may behave differently in "
+                             "Cyrus", "check the rule on a few real messages (or reduce the "
+                             "pattern to plain text, which 'body :contains' tests exactly)",
+                             "procmail-pattern")
+            else:
+                self.finding("info", rc.path, r.pos.line, r.text, cav, code="procmail-pattern")
         reason = reason or conds.reason
         if conds.capture is not None and not reason:
             self.env["MATCH"] = "${MATCH}"
