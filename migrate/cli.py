@@ -71,7 +71,11 @@ def cmd_inventory(ctx: Ctx) -> int:
 
 
 def cmd_convert(ctx: Ctx) -> int:
-    """Write Postfix maps and one Sieve script per user; record findings."""
+    """Write Postfix maps and a Sieve script per user; 'procmail RCFILE': one file.
+
+    Records the findings of the site's conversion in the tracker; with
+    ``procmail RCFILE`` prints that file's Sieve on stdout instead.
+    """
     if ctx.args.what == "procmail":
         return _convert_one_procmail(ctx)
     from migrate.convert import run_convert
@@ -250,6 +254,15 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{verb}: {message}" if verb else message)
 
 
+_EXIT_HELP = """exit status:
+  0  done
+  1  a server or a step failed
+  2  bad input or usage (the message names file:line)
+  3  finished, but something needs a person (see 'mailmigrate report')"""
+
+_DOMAIN_HELP = "the mail domain to work on (e.g. example.org)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; each verb's help is its function's first docstring line."""
     def common_flags(suppress: bool) -> argparse.ArgumentParser:
@@ -265,12 +278,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     common = common_flags(suppress=True)
     parser = _Parser(prog="mailmigrate", parents=[common_flags(False)],
-                                     description=__doc__.splitlines()[0])
+                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                     description="Move a Sendmail + procmail site to Postfix + Cyrus IMAP, "
+                                 "one domain at a time (see RUNBOOK.md).",
+                     epilog=_EXIT_HELP)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def verb(name: str, fn: Callable[[Ctx], int]) -> argparse.ArgumentParser:
         doc = (fn.__doc__ or "").strip().splitlines()[0]
-        p = sub.add_parser(name, parents=[common], help=doc, description=doc)
+        p = sub.add_parser(name, parents=[common], help=doc, description=doc,
+                           formatter_class=argparse.RawDescriptionHelpFormatter,
+                           epilog=_EXIT_HELP)
         p.set_defaults(func=fn)
         return p
 
@@ -285,9 +303,10 @@ def build_parser() -> argparse.ArgumentParser:
     # Domain names are case-insensitive; the tracker holds them in lower case,
     # as the old tables were read.
     p = verb("report", cmd_report)
-    p.add_argument("--domain", type=str.lower)
+    p.add_argument("--domain", type=str.lower, help=_DOMAIN_HELP + " (default: all)")
     for name, fn in (("copy", cmd_copy), ("sieve", cmd_sieve), ("verify", cmd_verify)):
-        verb(name, fn).add_argument("--domain", required=True, type=str.lower)
+        verb(name, fn).add_argument("--domain", required=True, type=str.lower,
+                                    help=_DOMAIN_HELP)
     sub.choices["copy"].add_argument(
         "--resync", action="store_true",
         help="go on where an old mbox was rewritten or a Cyrus folder recreated: rebuild "
@@ -297,11 +316,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="read every old mailbox again, even those unchanged since a complete copy pass "
              "(whose recorded SHA-1s are otherwise compared with Cyrus's)")
     p = verb("cutover", cmd_cutover)
-    p.add_argument("domain", type=str.lower)
+    p.add_argument("domain", type=str.lower, help=_DOMAIN_HELP)
     p.add_argument("--to", default="verified",
                    choices=["prestaged", "frozen", "delta", "switched", "verified"],
                    help="stop at this stage (default: verified)")
-    verb("rollback", cmd_rollback).add_argument("domain", type=str.lower)
+    verb("rollback", cmd_rollback).add_argument("domain", type=str.lower, help=_DOMAIN_HELP)
     verb("status", cmd_status)
     verb("check", cmd_check).add_argument("what", choices=["addresses"])
     return parser
