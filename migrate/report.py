@@ -113,8 +113,9 @@ def build_status(session: Session, routing_db: str) -> list[dict[str, Any]]:
     for d in session.scalars(select(Domain).order_by(Domain.name)):
         boxes = [m for u in d.users for m in u.mailboxes]
         ids = [m.id for m in boxes]
+        # a message a rollback returned is in the old mailbox and in Cyrus, like a copy
         copied = session.scalar(select(func.count()).select_from(Message).where(
-            Message.mailbox_id.in_(ids), Message.origin == "copy")) if ids else 0
+            Message.mailbox_id.in_(ids))) if ids else 0
         last = d.transitions[-1] if d.transitions else None
         out.append({
             "domain": d.name, "kind": d.kind, "state": d.state, "users": len(d.users),
@@ -138,7 +139,8 @@ def render_status(rows: list[dict[str, Any]]) -> str:
             what = "alias domain: its addresses follow the domains they forward to"
         else:
             what = (f"users {r['users']}, mailboxes {r['mailboxes']}, messages "
-                    f"{r['copied_messages']}/{r['source_messages']} copied, "
+                    f"{r['copied_messages']}/{r['source_messages']} in Cyrus (as of the "
+                    f"last copy or rollback), "
                     f"transport {r['transport'] or '-'}")
         lines.append(f"{r['domain']:<24} {r['state']:<12} {what}")
         t = r["last_transition"]

@@ -108,6 +108,9 @@ def return_new_mail(cfg: Config, session: Session, drow: Domain) -> int:
                                         sha1=hashlib.sha1(raw).hexdigest(),
                                         uidvalidity=uidvalidity, uid=uid, origin="rollback",
                                         cyrus_folder=name, mbox_sha1=mbox_sha1))
+                    # now in the old mailbox and in Cyrus, as a copied message is
+                    dest.source_messages += 1
+                    dest.copied_messages += 1
                     session.commit()
                     returned += 1
                 if name != "INBOX" and dest.folder != name:

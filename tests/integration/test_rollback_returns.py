@@ -148,6 +148,10 @@ def test_verify_reports_nothing_the_rollback_returned(returned: Returned):
     (inbox,) = run.json()["folders"]
     assert (inbox["folder"], inbox["source_messages"], inbox["missing"], inbox["extra"],
             inbox["different"]) == ("INBOX", 3, [], [], [])
+    # status counts the returned messages as in both places, like copied ones
+    run = r.site.mm("status", "--json")
+    (row,) = [d for d in run.json() if d["domain"] == r.site.domain]
+    assert row["copied_messages"] == row["source_messages"] == 3, row
 
 
 def _counts(r: Returned) -> dict[tuple[str, str], int]:
