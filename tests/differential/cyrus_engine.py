@@ -26,7 +26,6 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from email.parser import BytesHeaderParser
 from pathlib import Path
 from typing import TypeVar
 
@@ -181,13 +180,15 @@ def _outbox(sb: Sandbox, seen: set[str], ids: set[str]) -> dict[str, tuple[list,
         if f.name in seen or f.name.startswith("."):
             continue  # a dot file is one the recorder is still writing (another user's)
         first, _, msg = f.read_bytes().partition(b"\n")
-        m = _MSGID.search(msg.split(b"\n\n", 1)[0].replace(b"\r", b""))
+        head = msg.split(b"\n\n", 1)[0].replace(b"\r", b"")
+        m = _MSGID.search(head)
         if not m or m.group(1).decode() not in ids:
             continue
         env = json.loads(first)
-        headers = BytesHeaderParser().parsebytes(msg)
         # A redirect carries the message itself; a vacation reply names it in In-Reply-To.
-        auto = m.group(1).decode() not in str(headers.get("Message-ID", ""))
+        # (Read with a regex: a field such as 'Subject : x' ends the header for the
+        # email package, which then finds no Message-ID in a redirect.)
+        auto = not re.search(rb"(?im)^message-id:[ \t]*<" + re.escape(m.group(1)) + rb">", head)
         forwards, replies = out.setdefault(m.group(1).decode(), ([], []))
         (replies if auto else forwards).extend(env.get("rcpt_to", []))
     return out
