@@ -45,6 +45,10 @@ class Translation:
     untranslated: list[tuple[str, int]] = field(default_factory=list)
 
 
+class _Abandon(Exception):
+    """procmail leaves the included rc file being read (a SWITCHRC in it)."""
+
+
 class Translator:
     """Translate rc files for one user; variables persist across included files."""
 
@@ -54,6 +58,8 @@ class Translator:
         self.out = out
         self.script = out.script
         self.stack: list[str] = []
+        #: the nesting depth each file on the stack was read at (INCLUDERC in a block)
+        self.depths: list[int] = []
         self.cloning = 0
 
     # -- findings -----------------------------------------------------------
@@ -77,13 +83,22 @@ class Translator:
         rc = parse_file(disk, self.out.findings, name)
         self.run_rc(rc)
 
-    def run_rc(self, rc: RcFile) -> None:
-        """Translate an already parsed rc file."""
+    def run_rc(self, rc: RcFile, depth: int = 0) -> None:
+        """Translate an already parsed rc file, read at nesting ``depth``.
+
+        A file included inside a block shares that block's level, and with it
+        the A/a/E/e state of that level.  A SWITCHRC in an included file ends
+        that file only (:class:`_Abandon`), and the includer goes on.
+        """
         self.stack.append(rc.path)
+        self.depths.append(depth)
         try:
-            self.items(rc.items, rc, 0)
+            self.items(rc.items, rc, depth)
+        except _Abandon:
+            pass
         finally:
             self.stack.pop()
+            self.depths.pop()
 
     # -- items --------------------------------------------------------------
 
@@ -127,7 +142,7 @@ class Translator:
         if a.kind == "unset":
             self.env.pop(a.name, None)
             if a.name == "SWITCHRC":
-                self._stop_reading(rc, a, "SWITCHRC unset")
+                self._stop_reading(rc, a, "SWITCHRC unset", depth)
             elif a.name == "HOST":
                 self._host(a, rc, "")
             return
@@ -155,7 +170,7 @@ class Translator:
         if name == "MAILDIR":
             self._chdir(a, rc, value, previous)
         elif name in ("INCLUDERC", "SWITCHRC"):
-            self.include(a, rc, value, switch=name == "SWITCHRC")
+            self.include(a, rc, value, name == "SWITCHRC", depth)
         elif name == "HOST":
             self._host(a, rc, value)
         elif name in _LOGGING:
@@ -197,17 +212,49 @@ class Translator:
         self.script.add(f"discard;  {comment(f'HOST={value} from {rc.path}:{a.pos.line}')}")
         self.script.add("stop;")
 
-    def _stop_reading(self, rc: RcFile, a: Assignment, why: str) -> None:
-        """procmail reads no more rc files: what is not delivered goes to $DEFAULT."""
-        self.script.note(f"{rc.path}:{a.pos.line}: {why}: procmail stops reading rc files here")
-        self.script.add("stop;")
+    def _stop_reading(self, rc: RcFile, a: Assignment, why: str, depth: int) -> None:
+        """procmail leaves this rc file: the end of processing in the first file
+        (what is not delivered goes to $DEFAULT), the end of an included file
+        otherwise (the file that included it goes on)."""
+        if len(self.stack) > 1:
+            self._leave_included(rc, a, depth)
+            return
+        self.script.note(f"{rc.path}:{a.pos.line}: procmail stops reading rc files here")
+        self.end_of_processing(why)
 
-    def include(self, a: Assignment, rc: RcFile, value: str, switch: bool) -> None:
+    def _leave_included(self, rc: RcFile, a: Assignment, depth: int) -> None:
+        """SWITCHRC in an included file ends that file; inside a block only for some mail."""
+        if depth > self.depths[-1]:
+            self.finding("warning", rc.path, a.pos.line, a.text, "SWITCHRC inside a block of an "
+                         "included file ends that file for the mail that reaches it, and the "
+                         "translation goes on with the rest of the file for all mail",
+                         "move the rules after it into the switched file by hand",
+                         "procmail-include")
+            return
+        self.script.note(f"{rc.path}:{a.pos.line}: procmail leaves {rc.path} here and goes on "
+                         "in the file that included it")
+        raise _Abandon
+
+    def end_of_processing(self, why: str) -> None:
+        """procmail ends: mail no rule delivered goes to $DEFAULT, then nothing more runs."""
+        for statement in self.default_delivery():
+            self.script.add(statement)
+        self.script.add(f"stop;  {comment(why)}")
+
+    def default_delivery(self) -> list[str]:
+        """What delivery to $DEFAULT is in Sieve: the implicit keep, or discard for /dev/null."""
+        try:
+            default = expand("$DEFAULT", self.env)
+        except Dynamic:
+            return []
+        return ["discard;  # $DEFAULT is /dev/null"] if default == "/dev/null" else []
+
+    def include(self, a: Assignment, rc: RcFile, value: str, switch: bool, depth: int) -> None:
         """Inline an INCLUDERC/SWITCHRC file, resolved like procmail (relative to MAILDIR)."""
         where = (rc.path, a.pos.line, a.text)
         if not value:
             if switch:
-                self._stop_reading(rc, a, "SWITCHRC=")
+                self._stop_reading(rc, a, "SWITCHRC=", depth)
             return
         path = value if value.startswith("/") else posixpath.join(
             str(self.env.get("MAILDIR", "")), value)
@@ -226,12 +273,12 @@ class Translator:
         self.script.note(f"---- {'SWITCHRC' if switch else 'INCLUDERC'} {path} "
                          f"(from {rc.path}:{a.pos.line})")
         try:
-            self.run_rc(parse_file(disk, self.out.findings, path))
+            self.run_rc(parse_file(disk, self.out.findings, path), depth)
         except InputError as exc:
             self.finding("warning", *where, str(exc), code="procmail-include")
         self.script.note(f"---- end of {path}")
         if switch:
-            self.script.add(f"stop;  {comment(f'SWITCHRC never returns ({rc.path}:{a.pos.line})')}")
+            self._stop_reading(rc, a, f"SWITCHRC never returns ({rc.path}:{a.pos.line})", depth)
 
     # -- recipes ------------------------------------------------------------
 
@@ -496,7 +543,8 @@ def finish(tr: Translator, label: str) -> None:
     spool = tr.site.spool_paths() | {str(tr.env.get("ORGMAIL", ""))}
     if default == "/dev/null":
         s.note("end of rc: $DEFAULT is /dev/null")
-        s.add("discard;  # $DEFAULT is /dev/null")
+        for statement in tr.default_delivery():
+            s.add(statement)
         tr.finding("info", label, None, "DEFAULT=/dev/null", "mail no rule delivered was "
                    "thrown away by procmail ($DEFAULT=/dev/null); the script discards it too",
                    code="procmail-default")
