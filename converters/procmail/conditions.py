@@ -15,6 +15,10 @@ from dataclasses import dataclass, field
 from .regex import Translated, Untranslatable, pattern_test, python_regex, variable_test
 from .variables import Dynamic, expand, expand_condition, unquote, unset_names, unset_reason
 
+#: A caveat starting with this is a warning: the condition never meant what its text
+#: suggests (its owner probably does not know), though it is translated as it worked.
+NOT_AS_WRITTEN = "procmail did not read this condition as it looks: "
+_SIZE = re.compile(r"^([<>])\s*([+-]?\d*)(.*)$", re.S)
 _WEIGHT = re.compile(r"^(-?\d*\.?\d+)\s*\^\s*(-?\d*\.?\d+)\s*(.*)$", re.S)
 _VARTEST = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\s*\?\?\s*(.*)$", re.S)
 
@@ -75,14 +79,8 @@ def _plain(text: str, flags: str, env: dict[str, object]) -> CondResult:
                                      "delivery time")
     if text.startswith("?"):
         return _program(text[1:].strip(), env)
-    m = re.match(r"^([<>])\s*(\d+)\s*$", text)
-    if m:
-        op = ":under" if m.group(1) == "<" else ":over"
-        return CondResult(reason=(
-            f"procmail measured the message as it received it (LF line ends); Sieve's size "
-            f"counts CRLF line ends and the headers Cyrus adds (Return-Path, Received), so "
-            f"the same message has another size and no limit gives procmail's answer for "
-            f"every message; the nearest Sieve test is 'size {op} {m.group(2)}'"))
+    if text[:1] in "<>":
+        return _size(text, "the message", always_some=True)
     if text.startswith("\\"):
         text = text[1:]
     else:
@@ -93,6 +91,35 @@ def _plain(text: str, flags: str, env: dict[str, object]) -> CondResult:
     body = "B" in flags
     tr = pattern_test(text, header=header, body=body, case_sensitive="D" in flags)
     return _from_translated(tr)
+
+
+def _size(text: str, what: str, *, always_some: bool) -> CondResult:
+    """``< N`` / ``> N``: procmail reads a number the way strtol does and skips the rest.
+
+    So ``* <html>`` is "smaller than 0 bytes" (never) and ``* >html`` "larger
+    than 0 bytes" (always, when ``what`` is never empty): a size test, not the
+    text it looks like (checked against procmail 3.23).
+    """
+    m = _SIZE.match(text)
+    assert m is not None
+    op, digits, rest = m.group(1), m.group(2), m.group(3).strip()
+    limit = int(digits) if digits.lstrip("+-") else 0
+    if limit <= 0 and (op == "<" or limit < 0 or always_some):
+        res = CondResult(static=op == ">")
+        if rest:
+            res.caveats.append(f"{NOT_AS_WRITTEN}'{text}' is a size test ({what} "
+                               f"{'under' if op == '<' else 'over'} {limit} bytes, so "
+                               f"{'never' if op == '<' else 'always'} true), not the text "
+                               f"{rest!r}")
+        return res
+    if what != "the message":
+        return CondResult(reason=f"Sieve has no test of the size of {what}")
+    sieve = ":under" if op == "<" else ":over"
+    return CondResult(reason=(
+        f"procmail measured the message as it received it (LF line ends); Sieve's size "
+        f"counts CRLF line ends and the headers Cyrus adds (Return-Path, Received), so the "
+        f"same message has another size and no limit gives procmail's answer for every "
+        f"message; the nearest Sieve test is 'size {sieve} {limit}'"))
 
 
 def _program(cmd: str, env: dict[str, object]) -> CondResult:
@@ -118,11 +145,20 @@ def _from_translated(tr: Translated) -> CondResult:
 
 def _variable_test(name: str, rx: str, flags: str, env: dict[str, object]) -> CondResult:
     """``VAR ?? regex``: H/B/HB pick a part of the mail; other variables are folded."""
+    part = {"H": "the header", "B": "the body"}.get(name, "the message")
     if name in ("H", "B", "HB", "BH"):
+        if rx[:1] in "<>":  # the part's length; only a header is never empty
+            return _size(rx, part, always_some=name != "B")
         tr = pattern_test(rx, header="H" in name, body="B" in name, case_sensitive="D" in flags)
         return _from_translated(tr)
     try:
         value = expand("$" + name, env)
+        if rx[:1] in "<>":  # the value's length, known here
+            m = _SIZE.match(rx)
+            assert m is not None
+            limit = int(m.group(2)) if m.group(2).lstrip("+-") else 0
+            return CondResult(static=len(value) < limit if m.group(1) == "<"
+                              else len(value) > limit)
     except Dynamic:
         return CondResult(reason=f"${name} is only known at delivery time (set by procmail, "
                                  "a command or a match), so this test cannot be decided in "

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from converters.finding import Finding, InputError
 
 from .actions import Note, Plan, plan_action
-from .conditions import CondResult, combine, condition
+from .conditions import NOT_AS_WRITTEN, CondResult, combine, condition
 from .parser import parse_file
 from .sieve import Script, comment
 from .syntax import Assignment, Block, RcFile, Recipe
@@ -306,6 +306,9 @@ class Translator:
                              "Cyrus", "check the rule on a few real messages (or reduce the "
                              "pattern to plain text, which 'body :contains' tests exactly)",
                              "procmail-pattern")
+            elif cav.startswith(NOT_AS_WRITTEN):
+                self.finding("warning", rc.path, r.pos.line, self._recipe_text(r), cav,
+                             "check what the rule was meant to do", "procmail-not-as-written")
             else:
                 self.finding("info", rc.path, r.pos.line, r.text, cav, code="procmail-pattern")
         reason = reason or conds.reason
