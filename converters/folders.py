@@ -12,6 +12,7 @@ encodes them to modified UTF-7 on the wire.
 from __future__ import annotations
 
 import posixpath
+import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -58,6 +59,19 @@ def text_name(name: str) -> str:
         return raw.decode("windows-1252", "replace")
 
 
+#: The characters Cyrus 3.6 refuses in a mailbox name ("Invalid mailbox name"; found
+#: by trying each one in the sandbox); ``^`` stands for ``.`` inside a Cyrus that
+#: uses ``/`` as its separator.
+_REFUSED = re.compile(r'[!"%;<>\\^`{|}\x00-\x1f\x7f]')
+
+
+def _allowed(part: str) -> str:
+    """``part`` with the characters Cyrus refuses replaced by ``_``, leaving the
+    ``${VAR}`` references of a name Sieve completes at delivery as they are."""
+    pieces = re.split(r"(\$\{[A-Za-z_][A-Za-z0-9_]*\})", part)
+    return "".join(p if i % 2 else _REFUSED.sub("_", p) for i, p in enumerate(pieces))
+
+
 @dataclass(frozen=True)
 class FolderMapping:
     """How old folder paths become IMAP folder names.
@@ -86,10 +100,13 @@ class FolderMapping:
 
         Maildir (``dir/``) and MH (``dir/.``) suffixes are dropped, and
         dot-only or empty components are skipped because Cyrus refuses
-        names with empty or leading-dot components.
+        names with empty or leading-dot components.  Characters Cyrus 3.6
+        refuses in a mailbox name (``!"%;<>\\^`{|}``, control characters;
+        checked in the sandbox) become ``_``: the copy and the Sieve scripts
+        both use this name, so they still meet.
         """
         parts = [p for p in PurePosixPath(relative).parts if p not in ("", ".", "/")]
-        parts = [text_name(p).lstrip(".") or "_" for p in parts]
+        parts = [_allowed(text_name(p)).lstrip(".") or "_" for p in parts]
         if not parts:
             return INBOX
         name = self.separator.join(parts)

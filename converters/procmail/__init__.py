@@ -17,6 +17,7 @@ from .actions import MAILBOX, vacation_message, vacation_statement
 from .forward import ForwardFile, parse_forward
 from .parser import parse_file
 from .sieve import quote
+from .syntax import RcFile
 from .targets import Site
 from .translate import Translation, Translator, finish
 from .validate import sieve_error
@@ -80,6 +81,9 @@ def convert_user(*, user: str, home: Path, procmailrc: Path | None = None,
                 rc_label = e.rcfile
     if rc_path.is_file():
         if run_rc:
+            for e in fwd.entries if fwd is not None else ():
+                for a in e.assignments:  # procmail VAR=value in .forward: set before the rc
+                    tr.assignment(a, RcFile(e.pos.file, (), frozenset()), 0)
             tr.run_rc(parse_file(rc_path, out.findings, rc_label))
             finish(tr, rc_label)
         else:

@@ -79,7 +79,7 @@ def _plain(text: str, flags: str, env: dict[str, object]) -> CondResult:
                                      "delivery time")
     if text.startswith("?"):
         return _program(text[1:].strip(), env)
-    if text[:1] in "<>":
+    if text.startswith(("<", ">")):
         return _size(text, "the message", always_some=True)
     if text.startswith("\\"):
         text = text[1:]
@@ -147,13 +147,13 @@ def _variable_test(name: str, rx: str, flags: str, env: dict[str, object]) -> Co
     """``VAR ?? regex``: H/B/HB pick a part of the mail; other variables are folded."""
     part = {"H": "the header", "B": "the body"}.get(name, "the message")
     if name in ("H", "B", "HB", "BH"):
-        if rx[:1] in "<>":  # the part's length; only a header is never empty
+        if rx.startswith(("<", ">")):  # the part's length; only a header is never empty
             return _size(rx, part, always_some=name != "B")
         tr = pattern_test(rx, header="H" in name, body="B" in name, case_sensitive="D" in flags)
         return _from_translated(tr)
     try:
         value = expand("$" + name, env)
-        if rx[:1] in "<>":  # the value's length, known here
+        if rx.startswith(("<", ">")):  # the value's length, known here
             m = _SIZE.match(rx)
             assert m is not None
             limit = int(m.group(2)) if m.group(2).lstrip("+-") else 0

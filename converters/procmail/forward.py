@@ -14,7 +14,7 @@ import shlex
 from dataclasses import dataclass, field
 
 from .parser import decode
-from .syntax import Pos
+from .syntax import Assignment, Pos
 
 
 @dataclass
@@ -25,6 +25,8 @@ class ForwardEntry:
     value: str
     pos: Pos
     rcfile: str | None = None
+    #: ``VAR=value`` arguments of a procmail command line, set before the rc file runs.
+    assignments: tuple[Assignment, ...] = ()
 
 
 @dataclass
@@ -74,23 +76,29 @@ def parse_forward(data: bytes, label: str, user: str,
     return fwd
 
 
-def _procmail_rcfile(args: list[str]) -> str | None:
-    """The rc file a procmail command line names, None for the default ~/.procmailrc.
+def _procmail_args(args: list[str], pos: Pos) -> tuple[str | None, tuple[Assignment, ...]]:
+    """The rc file a procmail command line names (None: ~/.procmailrc) and its
+    ``VAR=value`` arguments, which procmail sets before it reads the rc file.
 
     ``-a ARG``, ``-f FROM`` and ``-d RECIPIENT...`` take arguments, which are
     not the rc file; with ``-d`` procmail reads the default rc file.
     """
     skip = False
+    rcfile: str | None = None
+    assignments: list[Assignment] = []
     for w in args:
         if skip:
             skip = False
         elif w in ("-a", "-f"):
             skip = True
         elif w == "-d":
-            return None
-        elif not w.startswith("-") and "=" not in w:
-            return w
-    return None
+            break
+        elif re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", w):
+            name, _, value = w.partition("=")
+            assignments.append(Assignment(name, value, "value", pos, w))
+        elif not w.startswith("-") and rcfile is None:
+            rcfile = w
+    return rcfile, tuple(assignments)
 
 
 def _classify(entry: str, pos: Pos, user: str, own: set[str]) -> ForwardEntry:
@@ -105,7 +113,7 @@ def _classify(entry: str, pos: Pos, user: str, own: set[str]) -> ForwardEntry:
             words = shlex.split(cmd.split("||")[0].split("#")[0], posix=True) if cmd else []
             after = words[words.index(next(w for w in words if w.endswith("procmail"))) + 1:] \
                 if any(w.endswith("procmail") for w in words) else []
-            return ForwardEntry("procmail", cmd, pos, _procmail_rcfile(after))
+            return ForwardEntry("procmail", cmd, pos, *_procmail_args(after, pos))
         if re.search(r"(^|[/\s])vacation(\s|$)", cmd):
             return ForwardEntry("vacation", cmd, pos)
         return ForwardEntry("pipe", cmd, pos)

@@ -126,3 +126,16 @@ def test_other_users_address_in_forward_is_a_redirect(tmp_path: Path) -> None:
                           addresses=("alice@example.org",))
     assert 'redirect :copy "alice@example.com";' in result.sieve
     assert result.sieve.rstrip().splitlines()[-1].startswith("discard;")
+
+
+def test_procmail_assignments_in_forward_are_set_before_the_rc(tmp_path: Path) -> None:
+    # procmail VAR=value sets VAR before the rc file runs (checked with procmail 3.23:
+    # DEFAULT=/dev/null on the command line throws away what no rule files)
+    fwd = '"|/usr/bin/procmail DEFAULT=/dev/null MAILDIR=/home/alice/Mail"\n'
+    rc = ":0\n* ^Subject:.*money\nmoney\n"
+    home = _home(tmp_path, fwd, rc)
+    (home / "Mail").mkdir()
+    result = convert_user(user="alice", home=home)
+    _valid(result.sieve)
+    assert 'fileinto "INBOX/money";' in result.sieve
+    assert result.sieve.rstrip().splitlines()[-2].startswith("discard;")
