@@ -78,6 +78,12 @@ def run_convert(cfg: Config, session: Session) -> ConvertSummary:
                                                          reached.get(user.name, {})))
         except InputError as exc:
             conv = unusable_filters(exc, user.name)
+        except (RecursionError, ValueError, LookupError, OSError) as exc:
+            # a translator bug on one user's files must not stop the whole site: that
+            # user keeps every message in INBOX and the report names the error
+            conv = unusable_filters(InputError(str(home), None, "internal error of the "
+                                               f"translator ({type(exc).__name__}: {exc}); "
+                                               "please report it"), user.name)
         Path(out / "sieve" / f"{user.name}.sieve").write_text(conv.sieve)
         sha1 = hashlib.sha1(conv.sieve.encode()).hexdigest()
         row = user.script or FilterScript(user=user, sieve="", sha1="")

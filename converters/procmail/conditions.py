@@ -55,7 +55,10 @@ def condition(text: str, flags: str, env: dict[str, object]) -> CondResult:
     if m:
         weight = (float(m.group(1)), float(m.group(2)))
         text = m.group(3)
-    res = _plain(text.strip(), flags, env)
+    try:
+        res = _plain(text.strip(), flags, env)
+    except RecursionError:  # 1000 nested parentheses: reported, not translated
+        res = CondResult(reason="the pattern nests too deeply to translate")
     res.weight = weight
     if weight is not None and res.static is False and text.strip().startswith("?"):
         # procmailsc(5): a program condition adds w when it succeeds and x when it

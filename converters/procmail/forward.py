@@ -101,6 +101,14 @@ def _procmail_args(args: list[str], pos: Pos) -> tuple[str | None, tuple[Assignm
     return rcfile, tuple(assignments)
 
 
+def _shell_words(cmd: str) -> list[str]:
+    """The words sh would see; a line sh could not read (an open quote) split on blanks."""
+    try:
+        return shlex.split(cmd, posix=True)
+    except ValueError:
+        return cmd.split()
+
+
 def _classify(entry: str, pos: Pos, user: str, own: set[str]) -> ForwardEntry:
     if entry.startswith("\\"):
         name = entry[1:]
@@ -110,7 +118,7 @@ def _classify(entry: str, pos: Pos, user: str, own: set[str]) -> ForwardEntry:
     if entry.startswith("|"):
         cmd = entry[1:].strip().strip('"')
         if re.search(r"(^|[/\s])procmail(\s|$|\")", cmd):
-            words = shlex.split(cmd.split("||")[0].split("#")[0], posix=True) if cmd else []
+            words = _shell_words(cmd.split("||")[0].split("#")[0])
             after = words[words.index(next(w for w in words if w.endswith("procmail"))) + 1:] \
                 if any(w.endswith("procmail") for w in words) else []
             return ForwardEntry("procmail", cmd, pos, *_procmail_args(after, pos))

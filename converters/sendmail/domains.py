@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from converters.finding import Finding
-from converters.sendmail.resolve import resolve
+from converters.sendmail.resolve import MAX_DEPTH, resolve
 from converters.sendmail.site import SendmailSite, probe_address
 from converters.sendmail.virtusertable import lookup
 
@@ -84,6 +84,8 @@ def _named_accounts(site: SendmailSite, name: str, stack: tuple[str, ...],
     """
     seen = set() if seen is None else seen
     alias = site.alias(name)
+    if len(stack) > MAX_DEPTH:  # sendmail gives up on deeper aliasing too
+        return set()
     if alias is None or name in stack:
         return {name} if site.account(name) else set()
     if name in seen:

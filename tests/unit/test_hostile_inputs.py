@@ -285,3 +285,33 @@ def test_report_before_convert_needs_a_person(tmp_path: Path, capsys):
     rep = json.loads(capsys.readouterr().out)
     site = sum(f["severity"] in NEEDS_PERSON for f in rep["site_findings"])
     assert rep["needs_person"] == site + 2
+
+
+def test_alias_chain_longer_than_sendmail_follows_does_not_crash(tmp_path: Path):
+    # sendmail stops aliasing after a few dozen levels; a 5000-long chain must not
+    # exhaust Python's stack while counting the addresses that reach a mailbox
+    chain = "".join(f"a{i}: a{i + 1}\n" for i in range(5000)) + "a5000: alice\n"
+    root = small_site(tmp_path / "site", chain)
+    cfg = site_config(root)
+    with deadline():
+        assert main(["--config", str(cfg), "inventory"]) == 0
+        assert main(["--config", str(cfg), "convert"]) == 0
+
+
+def test_forward_with_an_open_quote_and_deep_parentheses_are_reported(tmp_path: Path,
+                                                                     capsys):
+    root = small_site(tmp_path / "site")
+    (root / "home/alice/.forward").write_text("|/usr/bin/procmail -a 'x\n")
+    (root / "home/alice/.procmailrc").write_text(
+        ":0\n* ^Subject: " + "(" * 1000 + "a" + ")" * 1000 + "\nx\n:0\n* ^Subject: b\nb\n")
+    cfg = site_config(root)
+    assert main(["--config", str(cfg), "inventory"]) == 0
+    assert main(["--config", str(cfg), "convert"]) == 0
+    sieve = (tmp_path / "out/sieve/alice.sieve").read_text()
+    assert 'fileinto "INBOX/b";' in sieve
+    capsys.readouterr()
+    assert main(["--config", str(cfg), "--json", "report"]) == 3
+    rep = json.loads(capsys.readouterr().out)
+    users = {u["name"]: u for d in rep["domains"] for u in d["users"]}
+    assert any(f["line"] == 1 and "nests too deeply" in f["reason"]
+               for f in users["alice"]["findings"])
