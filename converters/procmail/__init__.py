@@ -70,11 +70,12 @@ def convert_user(*, user: str, home: Path, procmailrc: Path | None = None,
     out.script.note(f"Sieve filters for {user}, translated from {old}/.forward and "
                     f"{old}/.procmailrc")
     fwd: ForwardFile | None = None
+    lost = False
     run_rc = local_procmail
     if fwd_path.is_file():
         fwd = parse_forward(fwd_path.read_bytes(), _label(fwd_path, home, old), user,
                             site.addresses)
-        run_rc = _forward_statements(tr, fwd, local_procmail)
+        run_rc, lost = _forward_statements(tr, fwd, local_procmail)
         for e in fwd.entries:
             if e.kind == "procmail" and e.rcfile:
                 rc_path = site.on_disk(e.rcfile) or home / e.rcfile
@@ -93,7 +94,16 @@ def convert_user(*, user: str, home: Path, procmailrc: Path | None = None,
                 "translated", "decide whether the user wants these rules now",
                 "procmail-unused", user))
     if fwd is not None and fwd.entries and not fwd.keeps:
-        out.script.add(f"discard;  # no local delivery in {fwd.entries[0].pos.file}")
+        if lost:
+            # an entry that was not carried over may have been the mail's only way on:
+            # keep the mail rather than throw away what nobody else receives
+            out.findings.append(Finding(
+                "warning", fwd.entries[0].pos.file, None, "", ".forward names no local "
+                "delivery, but not every entry was carried over, so mail is kept in INBOX "
+                "instead of being thrown away", "add a discard once the entries above are "
+                "handled", "forward-kept", user))
+        else:
+            out.script.add(f"discard;  # no local delivery in {fwd.entries[0].pos.file}")
     return _result(out, rc_label)
 
 
@@ -132,13 +142,19 @@ def _label(path: Path, home: Path, old_home: str) -> str:
         return str(path)
 
 
-def _forward_statements(tr: Translator, fwd: ForwardFile, local_procmail: bool) -> bool:
-    """Emit redirects and vacation for .forward; True when the procmailrc runs too."""
+def _forward_statements(tr: Translator, fwd: ForwardFile,
+                        local_procmail: bool) -> tuple[bool, bool]:
+    """Emit redirects and vacation for .forward.
+
+    Returns whether the procmailrc runs too, and whether an entry was not
+    carried over (then no closing ``discard`` may throw the mail away).
+    """
     s = tr.script
-    run_rc = False
+    run_rc = lost = False
     for e in fwd.entries:
         src = f"# from {e.pos.file}:{e.pos.line}"
         if e.kind == "address" and not MAILBOX.fullmatch(e.value):
+            lost = True
             tr.finding("warning", e.pos.file, e.pos.line, e.value, f"{e.value!r} is not "
                        "user@domain: sendmail delivered it on the old host, and Cyrus refuses "
                        "the whole script for a redirect without a domain",
@@ -166,6 +182,7 @@ def _forward_statements(tr: Translator, fwd: ForwardFile, local_procmail: bool) 
                            "missing; a generic text is used", "write the vacation text",
                            "forward-vacation-text")
         else:
+            lost = True
             tr.finding("warning", e.pos.file, e.pos.line, e.value, f"a .forward {e.kind} "
                        "entry has no Sieve equivalent", "handle it by hand", "forward-" + e.kind)
     kinds = {e.kind for e in fwd.entries}
@@ -173,7 +190,7 @@ def _forward_statements(tr: Translator, fwd: ForwardFile, local_procmail: bool) 
         # \user delivered a spool copy besides procmail's own deliveries: an explicit
         # keep, which neither a later fileinto nor discard takes back
         s.add("keep;  # \\user in .forward: the spool copy, besides procmail's deliveries")
-    return run_rc
+    return run_rc, lost
 
 
 def _result(out: Translation, label: str) -> SieveConversion:

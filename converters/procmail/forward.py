@@ -13,6 +13,8 @@ import re
 import shlex
 from dataclasses import dataclass, field
 
+from converters.finding import InputError
+
 from .parser import decode
 from .syntax import Assignment, Pos
 
@@ -64,6 +66,8 @@ def parse_forward(data: bytes, label: str, user: str,
     entry back to this user and, seeing the self-reference, delivers locally
     instead of forwarding (a redirect there would loop in the new system).
     """
+    if b"\0" in data:  # sendmail reads no addresses out of binary junk; neither do we
+        raise InputError(label, None, "binary data (NUL bytes): not a .forward file")
     fwd = ForwardFile()
     own = {a.lower() for a in addresses}
     for n, line in enumerate(decode(data).replace("\r\n", "\n").split("\n"), 1):

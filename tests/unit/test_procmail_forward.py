@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from sievelib.parser import Parser
 
+from converters.finding import InputError
 from converters.procmail import convert_user
 
 
@@ -139,3 +141,19 @@ def test_procmail_assignments_in_forward_are_set_before_the_rc(tmp_path: Path) -
     _valid(result.sieve)
     assert 'fileinto "INBOX/money";' in result.sieve
     assert result.sieve.rstrip().splitlines()[-2].startswith("discard;")
+
+
+def test_forward_whose_only_entry_was_not_carried_over_keeps_the_mail(tmp_path: Path) -> None:
+    # a discard would throw away mail that, on the old host, went somewhere
+    result = convert_user(user="alice", home=_home(tmp_path, "|/usr/local/bin/archive\n"))
+    _valid(result.sieve)
+    assert "discard" not in result.sieve
+    assert {f.code for f in result.findings} >= {"forward-pipe", "forward-kept"}
+
+
+def test_binary_forward_is_unusable(tmp_path: Path) -> None:
+    home = tmp_path / "alice"
+    home.mkdir()
+    (home / ".forward").write_bytes(b"\x00\x17\xff" * 100)
+    with pytest.raises(InputError, match="binary"):
+        convert_user(user="alice", home=home)
