@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from converters.finding import NEEDS_PERSON, Finding, InputError
 from migrate.errors import UnknownDomain
 from migrate.routing import RoutingTable
-from migrate.tracker import Domain, FindingRow, Message
+from migrate.tracker import Domain, FindingRow, Message, User
 
 
 def _finding(row: FindingRow) -> dict[str, Any]:
@@ -40,8 +40,10 @@ def build_report(session: Session, domain: str | None = None) -> dict[str, Any]:
                          "inventory' and 'mailmigrate convert' first")
     by_user: dict[str, list[FindingRow]] = defaultdict(list)
     site: list[FindingRow] = []
+    accounts = set(session.scalars(select(User.name)))
     for row in session.scalars(select(FindingRow).order_by(FindingRow.id)):
-        (by_user[row.user] if row.user else site).append(row)
+        # a finding about an alias or a table entry names no account: the site's
+        (by_user[row.user] if row.user in accounts else site).append(row)
     out: dict[str, Any] = {"domains": [], "site_findings": [_finding(r) for r in site]}
     for d in domains:
         users = []

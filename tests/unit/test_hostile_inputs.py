@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -315,3 +316,23 @@ def test_forward_with_an_open_quote_and_deep_parentheses_are_reported(tmp_path: 
     users = {u["name"]: u for d in rep["domains"] for u in d["users"]}
     assert any(f["line"] == 1 and "nests too deeply" in f["reason"]
                for f in users["alice"]["findings"])
+
+
+def test_every_recorded_finding_is_in_the_report(tmp_path: Path, capsys):
+    # findings about aliases or table lines name no account; they were stored under
+    # the alias's name and left out of the report (and of its exit status)
+    root = small_site(tmp_path / "site", "webmaster: alice\nwebmaster: bob\n")
+    (root / "etc/mail/virtusertable").write_text("lonely@example.org\n")
+    cfg = site_config(root)
+    assert main(["--config", str(cfg), "inventory"]) == 0
+    assert main(["--config", str(cfg), "convert"]) == 0
+    capsys.readouterr()
+    main(["--config", str(cfg), "--json", "report"])
+    rep = json.loads(capsys.readouterr().out)
+    shown = [f["code"] for f in rep["site_findings"]]
+    shown += [f["code"] for d in rep["domains"] for u in d["users"] for f in u["findings"]]
+
+    with sqlite3.connect(tmp_path / "t.db") as db:
+        stored = [code for (code,) in db.execute("SELECT code FROM findings")]
+    assert sorted(shown) == sorted(stored)
+    assert "SM023" in shown  # the duplicate alias
