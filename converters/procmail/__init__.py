@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from converters.finding import Finding
+from converters.finding import Finding, InputError
 from converters.folders import DEFAULT_MAPPING, FolderMapping
 
 from .actions import MAILBOX, vacation_message, vacation_statement
@@ -72,6 +72,10 @@ def convert_user(*, user: str, home: Path, procmailrc: Path | None = None,
     fwd: ForwardFile | None = None
     lost = False
     run_rc = local_procmail
+    for path in (rc_path, fwd_path):
+        if path.is_symlink() and not site.holds(path):
+            raise InputError(_label(path, home, old), None, f"is a link to {path.resolve()}, "
+                             "outside the copied home: copy the file it named on the old host")
     if fwd_path.is_file():
         fwd = parse_forward(fwd_path.read_bytes(), _label(fwd_path, home, old), user,
                             site.addresses)

@@ -40,6 +40,17 @@ class Site:
             return self.home / old_path[len(root) + 1 :]
         return None
 
+    def holds(self, disk: Path) -> bool:
+        """Whether ``disk``, its links followed, is inside the copied home.
+
+        A link such as ``.procmailrc -> /etc/os-release`` named a file of the
+        old host; followed here it would read (and quote in findings) a file of
+        the machine running the migration.
+        """
+        home = self.home.resolve()
+        real = disk.resolve()
+        return real == home or home in real.parents
+
     def spool_paths(self) -> set[str]:
         """The paths that mean "the user's inbox" on the old host."""
         return {f"{d}/{self.user}" for d in SPOOL_DIRS}

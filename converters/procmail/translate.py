@@ -30,6 +30,12 @@ _LOGGING = {"LOGFILE", "LOG", "VERBOSE", "LOGABSTRACT", "COMSAT", "TRAP"}
 _LOCKING = {"LOCKFILE", "LOCKTIMEOUT", "LOCKSLEEP", "LOCKEXT"}
 _RISKY = {"EXITCODE", "DELIVERED", "SHIFT", "LINEBUF", "TIMEOUT", "SUSPEND", "NORESRETRY"}
 _MAX_INCLUDE_DEPTH = 10
+#: Files inlined in all: twenty files that each include the next twenty times
+#: would otherwise inline millions of copies.
+_MAX_INCLUDES = 200
+#: A longer value is no mail filter's (procmail's own line buffer holds 2 KB by
+#: default); ``A=$A$A`` repeated would otherwise fill memory.
+_MAX_VALUE = 65536
 
 
 @dataclass
@@ -61,6 +67,7 @@ class Translator:
         #: the nesting depth each file on the stack was read at (INCLUDERC in a block)
         self.depths: list[int] = []
         self.cloning = 0
+        self.included = 0
 
     # -- findings -----------------------------------------------------------
 
@@ -154,6 +161,8 @@ class Translator:
             return
         try:
             value = unquote(a.value, self.env)
+            if len(value) > _MAX_VALUE:
+                raise Dynamic(f"a value of over {_MAX_VALUE} characters")
         except Dynamic as exc:
             self.env[a.name] = DYNAMIC
             if a.name in ("INCLUDERC", "SWITCHRC", "MAILDIR", "DEFAULT"):
@@ -260,7 +269,7 @@ class Translator:
             str(self.env.get("MAILDIR", "")), value)
         path = posixpath.normpath(path)
         disk = self.site.on_disk(path)
-        if disk is None or not disk.is_file():
+        if disk is None or not disk.is_file() or not self.site.holds(disk):
             self.finding("warning", *where, f"the included rc file {path} is not in the "
                          "copied home directory, so its rules are not translated",
                          "copy the file with the home directory or translate it by hand",
@@ -269,6 +278,12 @@ class Translator:
         if path in self.stack or len(self.stack) > _MAX_INCLUDE_DEPTH:
             self.finding("warning", *where, f"{path} includes itself; procmail would loop "
                          "until its include limit", code="procmail-include")
+            return
+        self.included += 1
+        if self.included > _MAX_INCLUDES:
+            self.finding("warning", *where, f"more than {_MAX_INCLUDES} rc files are "
+                         "included in all; the rest is not translated",
+                         "translate these rules by hand", "procmail-include")
             return
         self.script.note(f"---- {'SWITCHRC' if switch else 'INCLUDERC'} {path} "
                          f"(from {rc.path}:{a.pos.line})")

@@ -336,3 +336,42 @@ def test_every_recorded_finding_is_in_the_report(tmp_path: Path, capsys):
         stored = [code for (code,) in db.execute("SELECT code FROM findings")]
     assert sorted(shown) == sorted(stored)
     assert "SM023" in shown  # the duplicate alias
+
+
+def test_links_out_of_the_home_are_not_read(tmp_path: Path, capsys):
+    # on the old host the link named that host's file; here it would read (and quote
+    # into findings) a file of the machine running the migration
+    root = small_site(tmp_path / "site")
+    (root / "etc/mail/sendmail.mc").write_text(
+        "FEATURE(`use_cw_file')dnl\nFEATURE(`local_procmail')dnl\n")
+    secret = tmp_path / "secret"
+    secret.write_text("root:SECRETHASH:19000:0:99999:7:::\n")
+    (root / "home/alice/.procmailrc").symlink_to(secret)
+    (root / "home/bob/.procmailrc").write_text("INCLUDERC=$HOME/inc.rc\n:0\n* ^Subject: b\nb\n")
+    (root / "home/bob/inc.rc").symlink_to(secret)
+    cfg = site_config(root)
+    assert main(["--config", str(cfg), "inventory"]) == 0
+    assert main(["--config", str(cfg), "convert"]) == 0
+    capsys.readouterr()
+    main(["--config", str(cfg), "--json", "report"])
+    out = capsys.readouterr().out
+    assert "SECRETHASH" not in out
+    assert "SECRETHASH" not in (tmp_path / "out/sieve/alice.sieve").read_text()
+    assert "outside the copied home" in out
+
+
+def test_variables_doubling_themselves_stop_growing(tmp_path: Path, capsys):
+    rc = tmp_path / "blowup.rc"
+    rc.write_text("A=xxxxxxxxxx\n" + "A=$A$A$A$A\n" * 40 + ":0\n$A\n")
+    with deadline(60):
+        assert main(["convert", "procmail", str(rc)]) == 3
+    assert len(capsys.readouterr().out) < 100_000
+
+
+def test_includes_fanning_out_stop(tmp_path: Path, capsys):
+    for name, nxt in (("a", "b"), ("b", "c"), ("c", "d"), ("d", "e")):
+        (tmp_path / f"{name}.rc").write_text(f"INCLUDERC=$HOME/{nxt}.rc\n" * 20)
+    (tmp_path / "e.rc").write_text(":0\n* ^Subject: x\nx\n")
+    with deadline(60):
+        assert main(["convert", "procmail", str(tmp_path / "a.rc")]) == 3
+    assert "included in all" in capsys.readouterr().err
