@@ -884,18 +884,25 @@ def python_regex(rx: str, case_sensitive: bool) -> re.Pattern[str]:
     """A Python regex with procmail's meaning, for values known while translating.
 
     procmail's matcher does not backtrack; Python's does, and a repeated group
-    that itself repeats (``(a*)*b``) can take exponential time on a value of a
-    few dozen characters, so such a pattern is not evaluated here.
+    that itself repeats or holds alternatives (``(a*)*b``, ``(a|aa)*b``) can take
+    exponential time on a value of a few dozen characters, and many unbounded
+    repeats (``a*a*a*a*b``) polynomial time of a high degree, so such a pattern
+    is not evaluated here.
     """
     toks = tokenize(rx)
-    if _nested_repeat(toks):
-        raise Untranslatable("a repeated group that itself holds a repeat is not evaluated "
-                             "while translating (it can take exponential time)")
+    if _backtracks(toks):
+        raise Untranslatable("a repeated group holding a repeat or alternatives, or more than "
+                             "two unbounded repeats, is not evaluated while translating (it "
+                             "can take exponential time)")
     return _python(toks, case_sensitive)
 
 
-def _nested_repeat(toks: list[Tok]) -> bool:
-    """A ``*``/``+``/``?`` after a group whose inside has one."""
+def _backtracks(toks: list[Tok]) -> bool:
+    """Whether Python's backtracking could take exponential or high-degree time:
+    a ``*``/``+``/``?`` after a group whose inside has a repeat or a ``|``, or
+    more than two ``*``/``+`` in all."""
+    if sum(t.kind in "*+" for t in toks) > 2:
+        return True
     opened: list[int] = []
     for i, t in enumerate(toks):
         if t.kind == "(":
@@ -903,7 +910,7 @@ def _nested_repeat(toks: list[Tok]) -> bool:
         elif t.kind == ")" and opened:
             start = opened.pop()
             repeated = i + 1 < len(toks) and toks[i + 1].kind in "*+?"
-            if repeated and any(x.kind in "*+?" for x in toks[start + 1 : i]):
+            if repeated and any(x.kind in "*+?|" for x in toks[start + 1 : i]):
                 return True
     return False
 

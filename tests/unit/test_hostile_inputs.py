@@ -375,3 +375,13 @@ def test_includes_fanning_out_stop(tmp_path: Path, capsys):
     with deadline(60):
         assert main(["convert", "procmail", str(tmp_path / "a.rc")]) == 3
     assert "included in all" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("pattern", ["(a|a)*b", "^(a|aa)*$", "a*a*a*a*a*a*a*a*a*a*a*a*b"])
+def test_patterns_that_backtrack_badly_are_not_evaluated(tmp_path: Path, capsys, pattern):
+    # procmail's matcher does not backtrack; Python's would run for hours on these
+    rc = tmp_path / "redos.rc"
+    rc.write_text(f"FOO={'a' * 3000}!\n:0\n* FOO ?? {pattern}\nredos\n")
+    with deadline(60):
+        assert main(["convert", "procmail", str(rc)]) == 3
+    assert "not evaluated while translating" in capsys.readouterr().err
