@@ -24,6 +24,8 @@ from .syntax import Action, Assignment, Block, Condition, Pos, RcFile, Recipe
 #: Recipe flags procmail knows (procmailrc(5) "Flags").
 FLAG_LETTERS = frozenset("HBDAaEehbfcwWir")
 
+#: Blocks left open at the end of a file that are closed there, as procmail does.
+MAX_UNCLOSED = 200
 #: Parse errors after which the file is given up on as not a procmailrc.
 MAX_ERRORS = 50
 
@@ -157,12 +159,25 @@ def parse_text(text: str, path: str, findings: list[Finding]) -> RcFile:
     text = _star_legacy_conditions(text)
     lines = text.split("\n")
     errors: list[int] = []
+    unclosed = 0
     parsed_ok_once = False
     while True:
         try:
             tree = _lark().parse("\n".join(lines) + "\n")
             break
         except UnexpectedInput as exc:
+            token = getattr(exc, "token", None)
+            if getattr(token, "type", "") == "$END" and unclosed < MAX_UNCLOSED:
+                # a block still open at the end of the file: procmail closes it there
+                if not unclosed:
+                    findings.append(Finding(
+                        "warning", path, len(lines), "", "a block ({) is not closed before "
+                        "the end of the file; procmail ends it there, and so does the "
+                        "translation", "add the missing '}' where the block should end",
+                        code="procmail-syntax"))
+                lines.append("}")
+                unclosed += 1
+                continue
             line = max(1, min(getattr(exc, "line", 1) or 1, len(lines)))
             column = getattr(exc, "column", 1) or 1
             if line in errors or len(errors) >= MAX_ERRORS:
