@@ -329,7 +329,8 @@ class Translator:
         reason = reason or conds.reason
         if conds.capture is not None and not reason:
             self.env["MATCH"] = "${MATCH}"
-        plan = Plan()
+        plan = Plan(translated=not (isinstance(r.action, Block) and "c" in r.flags)
+                    or self._clone_delivers_once(r.action))
         if not reason and not isinstance(r.action, Block):
             plan = plan_action(r.action.text, flags, self.env, self.site)
         if reason:
@@ -438,6 +439,21 @@ class Translator:
         path = posixpath.normpath(posixpath.join(str(self.env.get("MAILDIR", "")), m.group(1)))
         disk = self.site.on_disk(path)
         return CondResult(static=disk is not None and disk.is_file())
+
+    @staticmethod
+    def _clone_delivers_once(block: Block) -> bool:
+        """Whether ``c`` on this block is exact in one Sieve run.
+
+        procmail's clone runs the block, ends at its first delivery and, if it
+        made none, goes on with the rest of the file, while the original skips
+        the block (checked with procmail 3.23).  Only a block that is a single
+        unconditional delivery does the same as its ``:copy`` translation.
+        """
+        recipes = [i for i in block.items if isinstance(i, Recipe)]
+        return (len(recipes) == 1 and not recipes[0].conditions
+                and not isinstance(recipes[0].action, Block)
+                and not set(recipes[0].flags) & set("cAaEeHBhbfw")
+                and not recipes[0].action.text.lstrip().startswith("|"))
 
     def _block(self, r: Recipe, rc: RcFile, depth: int, flags: str) -> None:
         assert isinstance(r.action, Block)
