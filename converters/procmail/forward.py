@@ -73,8 +73,11 @@ def parse_forward(data: bytes, label: str, user: str,
     for n, line in enumerate(decode(data).replace("\r\n", "\n").split("\n"), 1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
+        column = 0
         for raw in _split_entries(line):
-            pos = Pos(label, n, line.find(raw) + 1)
+            found = line.find(raw, column)
+            pos = Pos(label, n, found + 1)
+            column = found + len(raw)
             entry = raw[1:-1] if raw.startswith('"') and raw.endswith('"') else raw
             fwd.entries.append(_classify(entry, pos, user, own))
     return fwd

@@ -26,9 +26,10 @@ from .targets import Site
 from .variables import DYNAMIC, Dynamic, expand, unquote
 
 #: Assignments that only steer procmail itself; reported, nothing to translate.
-_LOGGING = {"LOGFILE", "LOG", "VERBOSE", "LOGABSTRACT", "COMSAT", "TRAP"}
+_LOGGING = {"LOGFILE", "LOG", "VERBOSE", "LOGABSTRACT", "COMSAT"}
 _LOCKING = {"LOCKFILE", "LOCKTIMEOUT", "LOCKSLEEP", "LOCKEXT"}
-_RISKY = {"EXITCODE", "DELIVERED", "SHIFT", "LINEBUF", "TIMEOUT", "SUSPEND", "NORESRETRY"}
+#: (TRAP runs a program with the message when procmail ends.)
+_RISKY = {"TRAP", "EXITCODE", "DELIVERED", "SHIFT", "LINEBUF", "TIMEOUT", "SUSPEND", "NORESRETRY"}
 _MAX_INCLUDE_DEPTH = 10
 #: Files inlined in all: twenty files that each include the next twenty times
 #: would otherwise inline millions of copies.
