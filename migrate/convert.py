@@ -9,6 +9,7 @@ read one consistent result.
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,17 +69,21 @@ def run_convert(cfg: Config, session: Session) -> ConvertSummary:
     nfind = len(pf.findings)
     total = translated = 0
     reached = reach(site)
+    # an address several accounts share (a list alias) is nobody's own in a .forward
+    sharing = Counter(a for u, r in reached.items() for a in user_addresses(u, users[u], r)
+                      if u in users)
     for user in session.scalars(select(User).order_by(User.name)):
         home = on_disk(cfg.site_root, user.old_home)
         try:
             conv = convert_user(user=user.name, home=home, old_home=user.old_home,
                                 maildir=folder_dir(home), local_procmail=site.local_procmail,
                                 mapping=cfg.mapping,
-                                addresses=user_addresses(user.name, users[user.name],
-                                                         reached.get(user.name, {})))
+                                addresses=(mine := user_addresses(
+                                    user.name, users[user.name], reached.get(user.name, {}))),
+                                own_addresses=tuple(a for a in mine if sharing[a] <= 1))
         except InputError as exc:
             conv = unusable_filters(exc, user.name)
-        except (RecursionError, ValueError, LookupError, OSError) as exc:
+        except (RecursionError, RuntimeError, ValueError, LookupError, OSError) as exc:
             # a translator bug on one user's files must not stop the whole site: that
             # user keeps every message in INBOX and the report names the error
             conv = unusable_filters(InputError(str(home), None, "internal error of the "

@@ -7,6 +7,7 @@ pure: they read files under the copied home directory and return text.
 
 from __future__ import annotations
 
+import posixpath
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,8 +46,8 @@ class SieveConversion:
 def convert_user(*, user: str, home: Path, procmailrc: Path | None = None,
                  forward: Path | None = None, maildir: Path | None = None,
                  local_procmail: bool = False, mapping: FolderMapping = DEFAULT_MAPPING,
-                 old_home: str | None = None,
-                 addresses: tuple[str, ...] = ()) -> SieveConversion:
+                 old_home: str | None = None, addresses: tuple[str, ...] = (),
+                 own_addresses: tuple[str, ...] | None = None) -> SieveConversion:
     """Translate a user's ~/.forward and ~/.procmailrc into one Sieve script.
 
     ``home`` is the home directory as it is on disk now; ``old_home`` (default
@@ -56,7 +57,9 @@ def convert_user(*, user: str, home: Path, procmailrc: Path | None = None,
     (sendmail FEATURE(local_procmail)); otherwise only a ``|procmail`` line in
     ~/.forward runs the rc file.  ``maildir`` is the on-disk directory the copy
     engine maps folders from (default: procmail's $MAILDIR, else home).
-    ``addresses`` are the user's mail addresses (Sieve vacation's :addresses).
+    ``addresses`` are the user's mail addresses (Sieve vacation's :addresses);
+    ``own_addresses`` (default: the same) those that reach this user alone: a
+    .forward entry naming one is the user's own mailbox, as sendmail sees it.
     """
     home = Path(home)
     old = old_home or f"/home/{user}"
@@ -70,33 +73,40 @@ def convert_user(*, user: str, home: Path, procmailrc: Path | None = None,
     out.script.note(f"Sieve filters for {user}, translated from {old}/.forward and "
                     f"{old}/.procmailrc")
     fwd: ForwardFile | None = None
-    lost = False
+    lost = rc_outside = False
     run_rc = local_procmail
-    for path in (rc_path, fwd_path):
-        if path.is_symlink() and not site.holds(path):
-            raise InputError(_label(path, home, old), None, f"is a link to {path.resolve()}, "
-                             "outside the copied home: copy the file it named on the old host")
+    _inside(site, fwd_path, home, old)
     if fwd_path.is_file():
         fwd = parse_forward(fwd_path.read_bytes(), _label(fwd_path, home, old), user,
-                            site.addresses)
+                            site.addresses if own_addresses is None else own_addresses)
         run_rc, lost = _forward_statements(tr, fwd, local_procmail)
         for e in fwd.entries:
             if e.kind == "procmail" and e.rcfile:
-                rc_path = site.on_disk(e.rcfile) or home / e.rcfile
                 rc_label = e.rcfile
-    if rc_path.is_file():
-        if run_rc:
-            for e in fwd.entries if fwd is not None else ():
-                for a in e.assignments:  # procmail VAR=value in .forward: set before the rc
-                    tr.assignment(a, RcFile(e.pos.file, (), frozenset()), 0)
+                on_disk = site.on_disk(posixpath.join(old, e.rcfile))
+                if on_disk is None:
+                    out.findings.append(Finding(
+                        "warning", e.pos.file, e.pos.line, e.value, f"procmail ran the rc file "
+                        f"{e.rcfile}, which is outside the home directory, so it is not "
+                        "translated", "copy that file into the home or translate it by hand",
+                        "procmail-include", user))
+                    run_rc, rc_outside = False, True
+                rc_path = on_disk or rc_path
+    _inside(site, rc_path, home, old)
+    arguments = [a for e in (fwd.entries if fwd is not None else ()) for a in e.assignments
+                 if a.name not in ("INCLUDERC", "SWITCHRC")]  # procmail ignores those there
+    if run_rc and (rc_path.is_file() or arguments):
+        for a in arguments:  # procmail VAR=value in .forward: set before the rc file runs
+            tr.assignment(a, RcFile(a.pos.file, (), frozenset()), 0)
+        if rc_path.is_file():
             tr.run_rc(parse_file(rc_path, out.findings, rc_label))
-            finish(tr, rc_label)
-        else:
-            out.findings.append(Finding(
-                "warning", rc_label, None, "", "the old MTA never ran this procmailrc (no "
-                "FEATURE(local_procmail) and no |procmail in ~/.forward), so it is not "
-                "translated", "decide whether the user wants these rules now",
-                "procmail-unused", user))
+        finish(tr, rc_label)
+    elif rc_path.is_file() and not rc_outside:
+        out.findings.append(Finding(
+            "warning", rc_label, None, "", "the old MTA never ran this procmailrc (no "
+            "FEATURE(local_procmail) and no |procmail in ~/.forward), so it is not "
+            "translated", "decide whether the user wants these rules now",
+            "procmail-unused", user))
     if fwd is not None and fwd.entries and not fwd.keeps:
         if lost:
             # an entry that was not carried over may have been the mail's only way on:
@@ -136,6 +146,17 @@ def convert_procmailrc(path: Path, *, user: str | None = None, home: Path | None
     tr.run_rc(parse_file(path, out.findings, label))
     finish(tr, label)
     return _result(out, label)
+
+
+def _inside(site: Site, path: Path, home: Path, old_home: str) -> None:
+    """Refuse a filter file that links out of the copied home.
+
+    On the old host the link named that host's file; followed here it would
+    read, and quote in findings, a file of the machine running the migration.
+    """
+    if path.is_symlink() and not site.holds(path):
+        raise InputError(_label(path, home, old_home), None, "is a link out of the copied "
+                         "home: copy the file it named on the old host")
 
 
 def _label(path: Path, home: Path, old_home: str) -> str:

@@ -12,7 +12,7 @@ import re
 import shlex
 from dataclasses import dataclass, field
 
-from .regex import Translated, Untranslatable, pattern_test, python_regex, variable_test
+from .regex import Translated, Untranslatable, pattern_test, static_search, variable_test
 from .variables import Dynamic, expand, expand_condition, unquote, unset_names, unset_reason
 
 #: A caveat starting with this is a warning: the condition never meant what its text
@@ -156,12 +156,15 @@ def _variable_test(name: str, rx: str, flags: str, env: dict[str, object]) -> Co
         return _from_translated(tr)
     try:
         value = expand("$" + name, env)
-        if rx.startswith(("<", ">")):  # the value's length, known here
+        if rx.startswith(("<", ">")):  # the value's length in bytes, known here
+            if "${MATCH}" in value:
+                return CondResult(reason=f"the length of ${name} is only known at delivery "
+                                         "time, and Sieve has no test of a length")
             m = _SIZE.match(rx)
             assert m is not None
             limit = int(m.group(2)) if m.group(2).lstrip("+-") else 0
-            return CondResult(static=len(value) < limit if m.group(1) == "<"
-                              else len(value) > limit)
+            size = len(value.encode("utf-8", "surrogateescape"))
+            return CondResult(static=size < limit if m.group(1) == "<" else size > limit)
     except Dynamic:
         return CondResult(reason=f"${name} is only known at delivery time (set by procmail, "
                                  "a command or a match), so this test cannot be decided in "
@@ -169,7 +172,7 @@ def _variable_test(name: str, rx: str, flags: str, env: dict[str, object]) -> Co
     if "${MATCH}" in value:  # holds what a \/ capture set: tested at delivery
         return _from_translated(variable_test(value, rx, case_sensitive="D" in flags))
     try:
-        hit = python_regex(rx, "D" in flags).search(value) is not None
+        hit = static_search(rx, value, "D" in flags)
     except re.error as exc:
         return CondResult(reason=f"the pattern does not compile: {exc}")
     except Untranslatable as exc:
@@ -196,8 +199,9 @@ def combine(results: list[CondResult]) -> CondResult:
         if r.reason:
             return CondResult(reason=r.reason, caveats=out.caveats)
         out.requires |= r.requires
-        if r.static is False:
-            return CondResult(static=False, caveats=out.caveats)
+        if r.static is False:  # procmail stops here; a capture before it still counts
+            return CondResult(static=False, caveats=out.caveats, requires=out.requires,
+                              capture=out.capture, capture_test=out.capture_test)
         if r.static is True:
             continue
         if r.capture is not None:

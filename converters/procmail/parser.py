@@ -24,8 +24,6 @@ from .syntax import Action, Assignment, Block, Condition, Pos, RcFile, Recipe
 #: Recipe flags procmail knows (procmailrc(5) "Flags").
 FLAG_LETTERS = frozenset("HBDAaEehbfcwWir")
 
-#: Blocks left open at the end of a file that are closed there, as procmail does.
-MAX_UNCLOSED = 200
 #: Parse errors after which the file is given up on as not a procmailrc.
 MAX_ERRORS = 50
 
@@ -138,6 +136,18 @@ class _ToRecords(Transformer):
         return Recipe(good, lock, conditions, action, self._pos(head), end, str(head), bad)
 
 
+def _open_blocks(lines: list[str]) -> int:
+    """How many more blocks the lines open (``{`` as an action) than they close.
+
+    Only these are closed at the end of the file; a file that merely ends
+    early (``:0`` and a condition, no action) stays a syntax error, as
+    procmail's "Incomplete recipe" is.
+    """
+    opened = sum(ln.strip().startswith("{") and not ln.strip().endswith("}") for ln in lines)
+    closed = sum(ln.strip().startswith("}") for ln in lines)
+    return opened - closed
+
+
 def _block_end(block: Block) -> int:
     last = block.pos.line
     for item in block.items:
@@ -167,7 +177,7 @@ def parse_text(text: str, path: str, findings: list[Finding]) -> RcFile:
             break
         except UnexpectedInput as exc:
             token = getattr(exc, "token", None)
-            if getattr(token, "type", "") == "$END" and unclosed < MAX_UNCLOSED:
+            if getattr(token, "type", "") == "$END" and unclosed < _open_blocks(lines):
                 # a block still open at the end of the file: procmail closes it there
                 if not unclosed:
                     findings.append(Finding(

@@ -897,6 +897,22 @@ def python_regex(rx: str, case_sensitive: bool) -> re.Pattern[str]:
     return _python(toks, case_sensitive)
 
 
+#: The longest value searched with one or two unbounded repeats in the pattern:
+#: Python may try every split of the value between them (``.*a.*b`` is cubic).
+_LONGEST_SEARCHED = {0: None, 1: 4096, 2: 256}
+
+
+def static_search(rx: str, value: str, case_sensitive: bool) -> bool:
+    """Whether procmail's ``rx`` matches a value known while translating."""
+    repeats = sum(t.kind in "*+" for t in tokenize(rx))
+    longest = _LONGEST_SEARCHED.get(repeats, 0)
+    if longest is not None and len(value) > longest:
+        raise Untranslatable(f"a pattern with {repeats} unbounded repeats is not evaluated on "
+                             f"a value of {len(value)} characters while translating (it can "
+                             "take hours)")
+    return python_regex(rx, case_sensitive).search(value) is not None
+
+
 def _backtracks(toks: list[Tok]) -> bool:
     """Whether Python's backtracking could take exponential or high-degree time:
     a ``*``/``+``/``?`` after a group whose inside has a repeat or a ``|``, or

@@ -47,8 +47,11 @@ class Site:
         old host; followed here it would read (and quote in findings) a file of
         the machine running the migration.
         """
-        home = self.home.resolve()
-        real = disk.resolve()
+        try:
+            home = self.home.resolve()
+            real = disk.resolve()
+        except (OSError, RuntimeError):  # a link loop leads nowhere, least of all home
+            return False
         return real == home or home in real.parents
 
     def spool_paths(self) -> set[str]:

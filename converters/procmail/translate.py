@@ -341,6 +341,15 @@ class Translator:
             self._disabled(r, depth, stateful)
             return
         gate = self._gate(flags, depth) if stateful else []
+        if conds.capture is not None:
+            # procmail sets MATCH as soon as the \/ condition matched, even when a
+            # later condition fails and the recipe does not run
+            s.requires |= conds.requires | {"variables"}
+            decide = gate + [str(conds.capture_test)]
+            s.open("if " + (decide[0] if len(decide) == 1
+                            else "allof (" + ", ".join(decide) + ")"))
+            s.add(f'set "MATCH" "${{{conds.capture}}}";  {comment(f"from {src}")}')
+            s.close()
         if conds.static is False and not gate:
             s.note("never matches: its conditions are false for the folded variables")
             if stateful:  # later A/a/E/e recipes see it as not matched
@@ -361,15 +370,6 @@ class Translator:
         for f in plan.folders:
             if f not in self.out.folders and f != "INBOX":
                 self.out.folders.append(f)
-        if conds.capture is not None:
-            # procmail sets MATCH as soon as the \/ condition matched, even when a
-            # later condition fails and the recipe does not run
-            s.requires.add("variables")
-            decide = gate + [str(conds.capture_test)]
-            s.open("if " + (decide[0] if len(decide) == 1
-                            else "allof (" + ", ".join(decide) + ")"))
-            s.add(f'set "MATCH" "${{{conds.capture}}}";  {comment(f"from {src}")}')
-            s.close()
         head = None
         if tests:
             head = "if " + (tests[0] if len(tests) == 1 else "allof (" + ", ".join(tests) + ")")
@@ -451,7 +451,7 @@ class Translator:
         unconditional delivery does the same as its ``:copy`` translation.
         """
         recipes = [i for i in block.items if isinstance(i, Recipe)]
-        return (len(recipes) == 1 and not recipes[0].conditions
+        return (len(block.items) == 1 and len(recipes) == 1 and not recipes[0].conditions
                 and not isinstance(recipes[0].action, Block)
                 and not set(recipes[0].flags) & set("cAaEeHBhbfw")
                 and not recipes[0].action.text.lstrip().startswith("|"))

@@ -355,3 +355,18 @@ def test_patterns_on_the_exact_whitespace_after_the_colon_are_reported() -> None
     for rx, test in kept.items():
         assert pattern_test(rx, header=True, body=False,
                             case_sensitive=False).test == test, rx
+
+
+def test_a_capture_before_a_condition_known_false_still_sets_match(tmp_path: Path) -> None:
+    # procmail sets MATCH at the \/ condition; a later condition that is always false
+    # (an unset variable) only keeps the recipe from running
+    rc = tmp_path / "rc"
+    rc.write_text(":0\n* ^Subject: \\/[a-z]+\n* FOO ?? bar\nnowhere\n"
+                  ":0\n* MATCH ?? ^hello\nhello\n:0\n* MATCH ?? > 6\nlong\n"
+                  "X=h\u00e9llo\n:0\n* X ?? > 5\nbytes\n")
+    result = convert_procmailrc(rc, user="alice", home=tmp_path)
+    assert 'if header :regex "Subject" "^([a-z]+)" {\n    set "MATCH" "${1}";' in result.sieve
+    assert 'fileinto "INBOX/nowhere"' not in result.sieve
+    # the length of a capture is known only at delivery; 'héllo' is 6 bytes to procmail
+    assert any("length of $MATCH" in f.reason for f in result.findings)
+    assert 'fileinto "INBOX/bytes"' in result.sieve

@@ -157,3 +157,26 @@ def test_binary_forward_is_unusable(tmp_path: Path) -> None:
     (home / ".forward").write_bytes(b"\x00\x17\xff" * 100)
     with pytest.raises(InputError, match="binary"):
         convert_user(user="alice", home=home)
+
+
+def test_procmail_ignores_includerc_and_switchrc_given_on_its_command_line(
+        tmp_path: Path) -> None:
+    fwd = '"|/usr/bin/procmail SWITCHRC= INCLUDERC=/home/alice/inc.rc"\n'
+    rc = ":0\n* ^Subject:.*money\nmoney\n"
+    result = convert_user(user="alice", home=_home(tmp_path, fwd, rc, **{"inc.rc": ":0\nx\n"}))
+    assert 'fileinto "INBOX/money";' in result.sieve
+    assert "stop;  #" not in result.sieve.split("money")[0]
+    assert 'fileinto "INBOX/x"' not in result.sieve
+
+
+def test_procmail_default_on_its_command_line_holds_without_an_rc_file(tmp_path: Path) -> None:
+    result = convert_user(user="alice", home=_home(tmp_path, '"|procmail DEFAULT=/dev/null"\n'))
+    assert result.sieve.rstrip().splitlines()[-2].startswith("discard;")
+
+
+def test_an_rc_file_outside_the_home_named_in_forward_is_not_read(tmp_path: Path) -> None:
+    outside = tmp_path / "outside.rc"
+    outside.write_text(":0\n* ^Subject:.*money\nSECRET\n")
+    result = convert_user(user="alice", home=_home(tmp_path, f'"|procmail {outside}"\n'))
+    assert "SECRET" not in result.sieve
+    assert any(f.code == "procmail-include" for f in result.findings)
