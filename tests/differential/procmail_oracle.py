@@ -208,10 +208,12 @@ def _wait_for_session(sid: int, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         alive = False
-        for stat in Path("/proc").glob("[0-9]*/stat"):
+        # os.listdir, not Path.glob: glob stats each /proc/PID/stat and a process that
+        # exits meanwhile raises ProcessLookupError there, outside any try
+        for pid in (name for name in os.listdir("/proc") if name.isdigit()):
             try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-            except OSError:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:  # gone meanwhile (ENOENT, ESRCH)
                 continue
             if int(fields[3]) == sid and fields[0] != "Z":
                 alive = True
