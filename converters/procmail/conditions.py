@@ -96,6 +96,14 @@ def _plain(text: str, flags: str, env: dict[str, object]) -> CondResult:
     return _from_translated(tr)
 
 
+def _size_limit(text: str) -> tuple[str, int, str]:
+    """``<``/``>``, the number as strtol reads it (none is 0) and the text skipped."""
+    m = _SIZE.match(text)
+    assert m is not None
+    digits = m.group(2)
+    return m.group(1), int(digits) if digits.lstrip("+-") else 0, m.group(3).strip()
+
+
 def _size(text: str, what: str, *, always_some: bool) -> CondResult:
     """``< N`` / ``> N``: procmail reads a number the way strtol does and skips the rest.
 
@@ -103,10 +111,7 @@ def _size(text: str, what: str, *, always_some: bool) -> CondResult:
     than 0 bytes" (always, when ``what`` is never empty): a size test, not the
     text it looks like (checked against procmail 3.23).
     """
-    m = _SIZE.match(text)
-    assert m is not None
-    op, digits, rest = m.group(1), m.group(2), m.group(3).strip()
-    limit = int(digits) if digits.lstrip("+-") else 0
+    op, limit, rest = _size_limit(text)
     if limit <= 0 and (op == "<" or limit < 0 or always_some):
         res = CondResult(static=op == ">")
         if rest:
@@ -160,11 +165,9 @@ def _variable_test(name: str, rx: str, flags: str, env: dict[str, object]) -> Co
             if "${MATCH}" in value:
                 return CondResult(reason=f"the length of ${name} is only known at delivery "
                                          "time, and Sieve has no test of a length")
-            m = _SIZE.match(rx)
-            assert m is not None
-            limit = int(m.group(2)) if m.group(2).lstrip("+-") else 0
+            op, limit, _ = _size_limit(rx)
             size = len(value.encode("utf-8", "surrogateescape"))
-            return CondResult(static=size < limit if m.group(1) == "<" else size > limit)
+            return CondResult(static=size < limit if op == "<" else size > limit)
     except Dynamic:
         return CondResult(reason=f"${name} is only known at delivery time (set by procmail, "
                                  "a command or a match), so this test cannot be decided in "
