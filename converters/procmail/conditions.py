@@ -13,6 +13,7 @@ import shlex
 from dataclasses import dataclass, field
 
 from .regex import Translated, Untranslatable, pattern_test, static_search, variable_test
+from .sieve import all_of
 from .variables import Dynamic, expand, expand_condition, unquote, unset_names, unset_reason
 
 #: A caveat starting with this is a warning: the condition never meant what its text
@@ -211,7 +212,7 @@ def combine(results: list[CondResult]) -> CondResult:
             capture_tests = [str(r.test)]
             out.capture = r.capture
             upto = [*tests, str(r.test)]
-            out.capture_test = upto[0] if len(upto) == 1 else "allof (" + ", ".join(upto) + ")"
+            out.capture_test = all_of(upto)
         else:
             tests.append(str(r.test))
     if scored:
@@ -236,5 +237,5 @@ def combine(results: list[CondResult]) -> CondResult:
     tests += capture_tests
     if tests:
         out.static = None
-        out.test = tests[0] if len(tests) == 1 else "allof (" + ", ".join(tests) + ")"
+        out.test = all_of(tests)
     return out

@@ -24,6 +24,11 @@ def string_list(items: list[str] | tuple[str, ...]) -> str:
     return "[" + ", ".join(quote(s) for s in items) + "]"
 
 
+def all_of(tests: list[str]) -> str:
+    """One Sieve test that holds when every one of ``tests`` does (one alone as it is)."""
+    return tests[0] if len(tests) == 1 else "allof (" + ", ".join(tests) + ")"
+
+
 def comment(text: str) -> str:
     """A ``#`` comment line; control characters are made visible so they cannot break lines."""
     clean = "".join(ch if ch.isprintable() or ch == "\t" else "?" for ch in text)

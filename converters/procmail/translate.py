@@ -20,7 +20,7 @@ from converters.finding import Finding, InputError
 from .actions import Note, Plan, plan_action
 from .conditions import NOT_AS_WRITTEN, CondResult, combine, condition
 from .parser import parse_file
-from .sieve import Script, comment
+from .sieve import Script, all_of, comment
 from .syntax import Assignment, Block, RcFile, Recipe
 from .targets import Site
 from .variables import DYNAMIC, Dynamic, expand, unquote
@@ -346,8 +346,7 @@ class Translator:
             # later condition fails and the recipe does not run
             s.requires |= conds.requires | {"variables"}
             decide = gate + [str(conds.capture_test)]
-            s.open("if " + (decide[0] if len(decide) == 1
-                            else "allof (" + ", ".join(decide) + ")"))
+            s.open("if " + all_of(decide))
             s.add(f'set "MATCH" "${{{conds.capture}}}";  {comment(f"from {src}")}')
             s.close()
         if conds.static is False and not gate:
@@ -372,7 +371,7 @@ class Translator:
                 self.out.folders.append(f)
         head = None
         if tests:
-            head = "if " + (tests[0] if len(tests) == 1 else "allof (" + ", ".join(tests) + ")")
+            head = "if " + all_of(tests)
         if stateful:
             s.requires |= {"variables", "imap4flags"}
             ivar = f"pm_i{depth}"
@@ -450,11 +449,11 @@ class Translator:
         the block (checked with procmail 3.23).  Only a block that is a single
         unconditional delivery does the same as its ``:copy`` translation.
         """
-        recipes = [i for i in block.items if isinstance(i, Recipe)]
-        return (len(block.items) == 1 and len(recipes) == 1 and not recipes[0].conditions
-                and not isinstance(recipes[0].action, Block)
-                and not set(recipes[0].flags) & set("cAaEeHBhbfw")
-                and not recipes[0].action.text.lstrip().startswith("|"))
+        only = block.items[0] if len(block.items) == 1 else None
+        return (isinstance(only, Recipe) and not only.conditions
+                and not isinstance(only.action, Block)
+                and not set(only.flags) & set("cAaEeHBhbfw")
+                and not only.action.text.lstrip().startswith("|"))
 
     def _block(self, r: Recipe, rc: RcFile, depth: int, flags: str) -> None:
         assert isinstance(r.action, Block)
