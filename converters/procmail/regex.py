@@ -885,20 +885,20 @@ def python_regex(rx: str, case_sensitive: bool) -> re.Pattern[str]:
 
     procmail's matcher does not backtrack; Python's does, and a repeated group
     that itself repeats or holds alternatives (``(a*)*b``, ``(a|aa)*b``) can take
-    exponential time on a value of a few dozen characters, and many unbounded
-    repeats (``a*a*a*a*b``) polynomial time of a high degree, so such a pattern
-    is not evaluated here.
+    exponential time on a value of a few dozen characters, so such a pattern is
+    not evaluated here (how long a value other patterns may search is
+    :func:`static_search`'s to limit).
     """
     toks = tokenize(rx)
     if _backtracks(toks):
-        raise Untranslatable("a repeated group holding a repeat or alternatives, or more than "
-                             "two unbounded repeats, is not evaluated while translating (it "
-                             "can take exponential time)")
+        raise Untranslatable("a repeated group holding a repeat or alternatives is not "
+                             "evaluated while translating (it can take exponential time)")
     return _python(toks, case_sensitive)
 
 
 #: The longest value searched with one or two unbounded repeats in the pattern:
-#: Python may try every split of the value between them (``.*a.*b`` is cubic).
+#: Python may try every split of the value between them (``.*a.*b`` is cubic); with
+#: more, only the empty value is searched.
 _LONGEST_SEARCHED = {0: None, 1: 4096, 2: 256}
 
 
@@ -914,11 +914,8 @@ def static_search(rx: str, value: str, case_sensitive: bool) -> bool:
 
 
 def _backtracks(toks: list[Tok]) -> bool:
-    """Whether Python's backtracking could take exponential or high-degree time:
-    a ``*``/``+``/``?`` after a group whose inside has a repeat or a ``|``, or
-    more than two ``*``/``+`` in all."""
-    if sum(t.kind in "*+" for t in toks) > 2:
-        return True
+    """Whether Python's backtracking could take exponential time: a ``*``/``+``/``?``
+    after a group whose inside has a repeat or a ``|``."""
     opened: list[int] = []
     for i, t in enumerate(toks):
         if t.kind == "(":

@@ -370,3 +370,9 @@ def test_a_capture_before_a_condition_known_false_still_sets_match(tmp_path: Pat
     # the length of a capture is known only at delivery; 'héllo' is 6 bytes to procmail
     assert any("length of $MATCH" in f.reason for f in result.findings)
     assert 'fileinto "INBOX/bytes"' in result.sieve
+
+
+def test_a_pattern_with_many_repeats_that_matches_nothing_matches_every_message() -> None:
+    # the guard against slow searches of long values must not stop the check on the
+    # empty string: a*b*c*d* matches every message, as it does in procmail
+    assert pattern_test("a*b*c*d*", header=True, body=False, case_sensitive=False).test == "true"
