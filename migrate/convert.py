@@ -69,18 +69,18 @@ def run_convert(cfg: Config, session: Session) -> ConvertSummary:
     nfind = len(pf.findings)
     total = translated = 0
     reached = reach(site)
+    addresses = {u: user_addresses(u, d, reached.get(u, {})) for u, d in users.items()}
     # an address several accounts share (a list alias) is nobody's own in a .forward
-    sharing = Counter(a for u, r in reached.items() for a in user_addresses(u, users[u], r)
-                      if u in users)
+    sharing = Counter(a for mine in addresses.values() for a in mine)
     for user in session.scalars(select(User).order_by(User.name)):
         home = on_disk(cfg.site_root, user.old_home)
         try:
             conv = convert_user(user=user.name, home=home, old_home=user.old_home,
                                 maildir=folder_dir(home), local_procmail=site.local_procmail,
                                 mapping=cfg.mapping,
-                                addresses=(mine := user_addresses(
-                                    user.name, users[user.name], reached.get(user.name, {}))),
-                                own_addresses=tuple(a for a in mine if sharing[a] <= 1))
+                                addresses=addresses[user.name],
+                                own_addresses=tuple(a for a in addresses[user.name]
+                                                    if sharing[a] == 1))
         except InputError as exc:
             conv = unusable_filters(exc, user.name)
         except (RecursionError, RuntimeError, ValueError, LookupError, OSError) as exc:
