@@ -30,8 +30,15 @@ def subscribe_listed(cfg: Config, session: Session, client: IMAPClient, domain: 
     """SUBSCRIBE (as the user) every folder of the user's old subscription lists.
 
     ``copied`` are the folders this copy filled; a listed folder that is not
-    one of them is reported rather than created empty.
+    one of them is reported rather than created empty.  Each copied folder is
+    subscribed when it is created, but a user's folders may be copied on several
+    connections at once and Cyrus 3.6 can lose one of two concurrent updates of
+    a user's subscriptions (seen in test runs), so every copied folder the
+    server does not list as subscribed is subscribed again here.
     """
+    present = {name for _flags, _delim, name in client.list_sub_folders()}
+    for folder in sorted(copied - present - {"INBOX"}):
+        subscribe(client, folder)
     session.execute(delete(FindingRow).where(FindingRow.stage == STAGE,
                                              FindingRow.user == user.name))
     findings: list[Finding] = []

@@ -16,7 +16,11 @@ from pathlib import Path
 import pytest
 
 from converters.mbox import folder_keywords, read_mbox
+from migrate.config import load_config
+from migrate.imap import connect
 from migrate.sitefs import on_disk
+from migrate.subscriptions import subscribe_listed
+from migrate.tracker import User, open_tracker
 from tests.integration.conftest import REPO
 from tests.integration.scratch import (
     ScratchSite,
@@ -116,6 +120,25 @@ def test_old_subscriptions_and_created_folders_are_subscribed(quirks):
                  if b["folder"] == "INBOX" and b["user"] == user)
     subs = {(f["code"], f["line"]) for f in inbox["findings"] if f["code"].startswith("SUB")}
     assert subs == {("SUB001", 3), ("SUB002", 4)}
+
+
+def test_the_end_of_a_users_copy_restores_a_lost_subscription(quirks):
+    # Cyrus can lose one of two concurrent subscription updates of one user (the copy
+    # runs a user's folders on several connections), which cannot be provoked at will:
+    # the state it leaves, a copied folder not subscribed, is made here for real
+    s, user, run = quirks
+    folder = "INBOX/formats"  # copied, and in no old subscription list
+    cfg = load_config(s.config)
+    client = connect(cfg.cyrus, user)
+    try:
+        client.unsubscribe_folder(folder)
+        with open_tracker(cfg.db_url) as session:
+            row = session.query(User).filter_by(name=user).one()
+            subscribe_listed(cfg, session, client, s.domain, row, {folder, "INBOX"})
+        subscribed = {name for _f, _s, name in client.list_sub_folders()}
+    finally:
+        client.logout()
+    assert folder in subscribed
 
 
 def test_folder_names_go_over_the_wire_in_modified_utf7(quirks):
